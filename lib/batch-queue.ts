@@ -1,0 +1,314 @@
+import { codes } from './codes';
+import { type Diagnostics, errorMessage } from './diagnostics';
+import type { Exporter, FinishedSpan } from './types';
+
+/** Sizes and times of the export pipeline. */
+export interface QueueOptions {
+  /** Spans held at most, waiting or being exported. */
+  maxQueueSize: number;
+  /** Spans per `export` call at most. */
+  maxBatchSize: number;
+  /** How long a span may wait for a batch to fill, in milliseconds. */
+  scheduledDelayMs: number;
+  /** How long one `export`, `flush` or `shutdown` call may take, in milliseconds. */
+  exportTimeoutMs: number;
+}
+
+/** Counts for one exporter. */
+export interface ExporterStats {
+  name: string;
+  /** Spans this exporter accepted. */
+  exported: number;
+  /** Spans in calls that threw, rejected or timed out. */
+  failed: number;
+  /** Calls that timed out. */
+  timeouts: number;
+  /** Spans dropped for this exporter because it fell too far behind the others. */
+  skipped: number;
+}
+
+/** Why finished spans were dropped. Each span is counted once. */
+export interface DropCounts {
+  /** The queue was full when the span ended. */
+  queueFull: number;
+  /** An exporter threw, rejected or timed out on the span's batch. */
+  exportFailed: number;
+  /** A slow exporter was skipped past the span to keep the queue within bounds. */
+  exporterBusy: number;
+  /** No exporter was configured. */
+  noExporter: number;
+  /** The span ended after `shutdown()`. */
+  shutdown: number;
+}
+
+interface Batch {
+  readonly spans: readonly FinishedSpan[];
+  /** Lanes that have not finished with this batch yet. */
+  waiting: number;
+  failed: boolean;
+  skipped: boolean;
+}
+
+interface Lane {
+  readonly exporter: Exporter;
+  readonly stats: ExporterStats;
+  /** Batches for this exporter, oldest first; `backlog[0]` is in flight when `busy`. */
+  backlog: Batch[];
+  busy: boolean;
+}
+
+/**
+ * One bounded queue of finished spans, cut into batches that go to every exporter. Each
+ * exporter works through the batches in its own lane, one call at a time, each call bounded
+ * by a timeout, so an exporter that throws, rejects or hangs never holds up the others: when
+ * the queue is full, the lane furthest behind gives up its oldest waiting batch before any new
+ * span is refused. Every span is counted once as exported (every exporter took it), dropped
+ * (with the reason), or still queued.
+ */
+export class BatchQueue {
+  readonly drops: DropCounts = { queueFull: 0, exportFailed: 0, exporterBusy: 0, noExporter: 0, shutdown: 0 };
+  exported = 0;
+  exportErrors = 0;
+
+  private buffer: FinishedSpan[] = [];
+  /** Spans held in batches that are not settled yet. */
+  private batchedSpans = 0;
+  private readonly lanes: Lane[];
+  private timer: NodeJS.Timeout | undefined;
+  private accepted = 0;
+  private settled = 0;
+  private settleWaiters: { target: number; resolve: () => void }[] = [];
+  private queueFullReported = false;
+  private closed = false;
+
+  constructor(
+    private readonly options: QueueOptions,
+    exporters: readonly Exporter[],
+    private readonly diagnostics: Diagnostics,
+    /** Runs exporter code with tracing suppressed, so exporting never makes spans. */
+    private readonly runSuppressed: <R>(fn: () => R) => R,
+  ) {
+    this.lanes = exporters.map((exporter, i) => ({
+      exporter,
+      stats: { name: exporterName(exporter, i), exported: 0, failed: 0, timeouts: 0, skipped: 0 },
+      backlog: [],
+      busy: false,
+    }));
+  }
+
+  /** Spans waiting or in flight. */
+  get queued(): number {
+    return this.buffer.length + this.batchedSpans;
+  }
+
+  /** Per-exporter counts. */
+  exporterStats(): ExporterStats[] {
+    return this.lanes.map((lane) => ({ ...lane.stats }));
+  }
+
+  /** Takes a finished, sampled span. Never throws, never blocks. */
+  add(span: FinishedSpan): void {
+    if (this.closed) {
+      this.drops.shutdown++;
+      return;
+    }
+    if (this.lanes.length === 0) {
+      this.drops.noExporter++;
+      return;
+    }
+    if (this.buffer.length + this.batchedSpans >= this.options.maxQueueSize && !this.makeRoom()) {
+      this.drops.queueFull++;
+      if (!this.queueFullReported) {
+        this.queueFullReported = true;
+        this.diagnostics.report(
+          codes.QUEUE_FULL,
+          `tomograph: export queue full (${this.options.maxQueueSize} spans); dropping finished spans`,
+        );
+      }
+      return;
+    }
+    this.queueFullReported = false;
+    this.buffer.push(span);
+    this.accepted++;
+    if (this.buffer.length >= this.options.maxBatchSize) this.cutBatches(false);
+    else if (this.timer === undefined) this.schedule();
+  }
+
+  /**
+   * Exports everything queued when called, and resolves once each of those spans is settled
+   * (exported or dropped), then asks every exporter to flush what it buffers itself.
+   */
+  async flush(): Promise<void> {
+    const target = this.accepted;
+    this.cutBatches(true);
+    if (this.settled < target) {
+      await new Promise<void>((resolve) => this.settleWaiters.push({ target, resolve }));
+    }
+    await Promise.all(this.lanes.map((lane) => this.callLifecycle(lane, 'flush')));
+  }
+
+  /** Flushes, then shuts every exporter down. Spans that end afterwards are dropped. */
+  async shutdown(): Promise<void> {
+    await this.flush();
+    this.closed = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    await Promise.all(this.lanes.map((lane) => this.callLifecycle(lane, 'shutdown')));
+  }
+
+  private schedule(): void {
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.cutBatches(true);
+    }, this.options.scheduledDelayMs);
+    this.timer.unref();
+  }
+
+  /** Moves buffered spans into batches for every lane: full batches only, or all of them. */
+  private cutBatches(all: boolean): void {
+    const size = this.options.maxBatchSize;
+    while (this.buffer.length >= size || (all && this.buffer.length > 0)) {
+      const spans = this.buffer.length <= size ? this.buffer : this.buffer.slice(0, size);
+      this.buffer = spans === this.buffer ? [] : this.buffer.slice(size);
+      const batch: Batch = { spans, waiting: this.lanes.length, failed: false, skipped: false };
+      this.batchedSpans += spans.length;
+      for (const lane of this.lanes) {
+        lane.backlog.push(batch);
+        if (!lane.busy) this.sendNext(lane);
+      }
+    }
+    if (this.buffer.length > 0 && this.timer === undefined) this.schedule();
+  }
+
+  /**
+   * Frees space by skipping the oldest waiting batch of the lane furthest behind, where that
+   * lane is the last one holding it (so skipping it really frees memory). False if no lane can.
+   */
+  private makeRoom(): boolean {
+    let laggard: Lane | undefined;
+    for (const lane of this.lanes) {
+      const waitingIndex = lane.busy ? 1 : 0;
+      const candidate = lane.backlog[waitingIndex];
+      if (candidate === undefined || candidate.waiting !== 1) continue;
+      if (laggard === undefined || lane.backlog.length > laggard.backlog.length) laggard = lane;
+    }
+    if (laggard === undefined) return false;
+    const [batch] = laggard.backlog.splice(laggard.busy ? 1 : 0, 1);
+    laggard.stats.skipped += batch.spans.length;
+    batch.skipped = true;
+    this.diagnostics.report(
+      codes.EXPORTER_BUSY,
+      `tomograph: exporter ${laggard.stats.name} is behind; skipped ${batch.spans.length} spans for it`,
+      { exporter: laggard.stats.name, spans: batch.spans.length },
+    );
+    this.laneDone(batch);
+    return true;
+  }
+
+  private sendNext(lane: Lane): void {
+    const batch = lane.backlog[0];
+    if (batch === undefined) return;
+    lane.busy = true;
+    let finished = false;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (error: unknown, timedOut: boolean) => {
+      if (finished) return;
+      finished = true;
+      if (timer !== undefined) clearTimeout(timer);
+      if (error === undefined) {
+        lane.stats.exported += batch.spans.length;
+      } else {
+        batch.failed = true;
+        this.exportErrors++;
+        lane.stats.failed += batch.spans.length;
+        if (timedOut) lane.stats.timeouts++;
+        this.diagnostics.report(
+          timedOut ? codes.EXPORT_TIMEOUT : codes.EXPORT_FAILED,
+          timedOut
+            ? `tomograph: exporter ${lane.stats.name} did not finish within ${this.options.exportTimeoutMs} ms`
+            : `tomograph: exporter ${lane.stats.name} failed: ${errorMessage(error)}`,
+          { exporter: lane.stats.name, spans: batch.spans.length, error },
+        );
+      }
+      lane.backlog.shift();
+      lane.busy = false;
+      this.laneDone(batch);
+      this.sendNext(lane);
+    };
+    let result: void | Promise<void>;
+    try {
+      result = this.runSuppressed(() => lane.exporter.export(batch.spans));
+    } catch (error) {
+      finish(error ?? new Error('exporter threw'), false);
+      return;
+    }
+    if (!isThenable(result)) {
+      finish(undefined, false);
+      return;
+    }
+    timer = setTimeout(() => finish(new Error('export timed out'), true), this.options.exportTimeoutMs);
+    timer.unref();
+    try {
+      result.then(
+        () => finish(undefined, false),
+        (error: unknown) => finish(error ?? new Error('exporter rejected'), false),
+      );
+    } catch (error) {
+      finish(error, false);
+    }
+  }
+
+  /** One lane is done with `batch`; when all are, its spans are counted and released. */
+  private laneDone(batch: Batch): void {
+    if (--batch.waiting > 0) return;
+    const n = batch.spans.length;
+    this.batchedSpans -= n;
+    if (batch.failed) this.drops.exportFailed += n;
+    else if (batch.skipped) this.drops.exporterBusy += n;
+    else this.exported += n;
+    this.settled += n;
+    if (this.settleWaiters.length > 0) {
+      this.settleWaiters = this.settleWaiters.filter((waiter) => {
+        if (this.settled < waiter.target) return true;
+        waiter.resolve();
+        return false;
+      });
+    }
+  }
+
+  private async callLifecycle(lane: Lane, method: 'flush' | 'shutdown'): Promise<void> {
+    const fn = lane.exporter[method];
+    if (typeof fn !== 'function') return;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.runSuppressed(() => fn.call(lane.exporter)),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`${method} timed out after ${this.options.exportTimeoutMs} ms`)),
+            this.options.exportTimeoutMs,
+          );
+          timer.unref();
+        }),
+      ]);
+    } catch (error) {
+      this.diagnostics.report(
+        codes.EXPORTER_CLOSE_FAILED,
+        `tomograph: exporter ${lane.stats.name} ${method} failed: ${errorMessage(error)}`,
+        { exporter: lane.stats.name, error },
+      );
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+    }
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function';
+}
+
+function exporterName(exporter: Exporter, index: number): string {
+  const ctor = (exporter as { constructor?: { name?: string } }).constructor;
+  const name = ctor !== undefined && ctor !== Object && typeof ctor.name === 'string' ? ctor.name : 'exporter';
+  return `${name}#${index}`;
+}

@@ -1,0 +1,35 @@
+/**
+ * Every stable code the SDK reports. A code is never reused for another meaning: users
+ * match on them in `onDiagnostic` and in `process.on('warning')`.
+ */
+export const codes = {
+  /** A configure option is wrong. Thrown (as a TypeError) by `configure` only. */
+  INVALID_OPTION: 'TOMOGRAPH_ERR_INVALID_OPTION',
+  /** The export queue was full, so finished spans were dropped. */
+  QUEUE_FULL: 'TOMOGRAPH_QUEUE_FULL',
+  /** An exporter threw or rejected. */
+  EXPORT_FAILED: 'TOMOGRAPH_EXPORT_FAILED',
+  /** An exporter did not settle within `exportTimeoutMs`. */
+  EXPORT_TIMEOUT: 'TOMOGRAPH_EXPORT_TIMEOUT',
+  /** An exporter was still busy with older batches; its oldest waiting batch was dropped. */
+  EXPORTER_BUSY: 'TOMOGRAPH_EXPORTER_BUSY',
+  /** An exporter's flush or shutdown failed or timed out. */
+  EXPORTER_CLOSE_FAILED: 'TOMOGRAPH_EXPORTER_CLOSE_FAILED',
+  /** An incoming trace header (or a token handed to `start`/`continueTrace`) was malformed. */
+  MALFORMED_HEADER: 'TOMOGRAPH_MALFORMED_HEADER',
+  /** `inject` could not write to the carrier it was given. */
+  INJECT_FAILED: 'TOMOGRAPH_INJECT_FAILED',
+  /** `stop(name)` named a span that is not the current one. */
+  STOP_MISMATCH: 'TOMOGRAPH_STOP_MISMATCH',
+  /** `stop()` found no span that `start()` had opened. */
+  STOP_WITHOUT_START: 'TOMOGRAPH_STOP_WITHOUT_START',
+  /** `annotate`/`tag` was called with no current span. */
+  NO_CURRENT_SPAN: 'TOMOGRAPH_NO_CURRENT_SPAN',
+  /** An exporter (socket, HTTP upload) reported a transport fault. */
+  TRANSPORT_ERROR: 'TOMOGRAPH_TRANSPORT_ERROR',
+  /** An integration hit an unexpected fault in its own code and carried on. */
+  INTEGRATION_ERROR: 'TOMOGRAPH_INTEGRATION_ERROR',
+} as const;
+
+/** One of the stable codes above. */
+export type DiagnosticCode = (typeof codes)[keyof typeof codes];

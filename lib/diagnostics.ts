@@ -1,0 +1,45 @@
+import type { DiagnosticEvent } from './types';
+
+/** The user's diagnostics listener. */
+export type DiagnosticListener = (event: DiagnosticEvent) => void;
+
+/**
+ * The one way an SDK-side fault leaves the SDK. With a listener, every event goes to it (and a
+ * listener that throws is ignored); without one, each code becomes one `process.emitWarning`
+ * for the life of the process, so a fault that repeats per request cannot flood the log.
+ */
+export class Diagnostics {
+  private readonly warned = new Set<string>();
+
+  constructor(private readonly listener?: DiagnosticListener) {}
+
+  /** Reports a fault. Never throws. */
+  report(code: string, message: string, detail?: unknown): void {
+    if (this.listener !== undefined) {
+      try {
+        this.listener(detail === undefined ? { code, message } : { code, message, detail });
+      } catch {
+        // A broken listener must not turn a reported fault into a thrown one.
+      }
+      return;
+    }
+    if (this.warned.has(code)) return;
+    this.warned.add(code);
+    try {
+      process.emitWarning(message, { type: 'TomographWarning', code });
+    } catch {
+      // emitWarning can throw under --throw-deprecation-like flags; we still must not.
+    }
+  }
+}
+
+/** A message for any thrown value, without ever throwing itself (a getter may throw). */
+export function errorMessage(error: unknown): string {
+  try {
+    if (error instanceof Error) return error.message || error.name;
+    if (typeof error === 'string') return error;
+    return String(error);
+  } catch {
+    return 'unknown error';
+  }
+}

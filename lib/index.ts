@@ -1,0 +1,24 @@
+export {
+  addTraceInfoHeader, annotate, configure, continueTrace, currentSpan, defaultTracer, extract, flush,
+  getTraceInfo, inject, parseToken, shutdown, start, startSpan, stats, stop, tag, trace, traced, withSpan,
+} from './api';
+export { Tracer, type SpanOptions, type TracerStats } from './tracer';
+export type { Span, NoteOptions } from './span';
+export type { TracerOptions } from './options';
+export type { TracedDecorator } from './traced';
+export type { Sampler, SamplerFunction } from './sampling';
+export type { ContextStoreName } from './context';
+export type { Clock } from './clock';
+export { ManualClock } from './clock';
+export type { IdGenerator } from './ids';
+export { sequentialIdGenerator } from './ids';
+export type { DropCounts, ExporterStats } from './batch-queue';
+export { codes, type DiagnosticCode } from './codes';
+export { MemoryExporter, type MemoryExporterOptions } from './memory-exporter';
+export { ConsoleExporter, type ConsoleExporterOptions } from './console-exporter';
+export { renderTraceTree, type TreeOptions } from './trace-tree';
+export { formatToken } from './propagation';
+export type {
+  DiagnosticEvent, Endpoint, Exporter, FinishedSpan, HeaderCarrier, Note, PropagationFormat, SpanKind,
+  TagValue, TraceContext,
+} from './types';

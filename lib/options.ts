@@ -1,0 +1,176 @@
+import { codes } from './codes';
+import type { ContextStoreName } from './context';
+import type { Clock } from './clock';
+import type { DiagnosticListener } from './diagnostics';
+import type { IdGenerator } from './ids';
+import type { Sampler } from './sampling';
+import type { Exporter, PropagationFormat } from './types';
+
+/** Everything `configure` takes. Every field is optional. */
+export interface TracerOptions {
+  /** The service recorded on every span. Default: `TOMOGRAPH_SERVICE_NAME`, else `unknown_service`. */
+  serviceName?: string;
+  /** Where finished spans go. Default: none (spans are counted as dropped, `noExporter`). */
+  exporters?: readonly Exporter[];
+  /** The async-context store. Default `'async-local-storage'`. */
+  context?: ContextStoreName;
+  /** With `context: 'cls-hooked'`: the name of an existing namespace to share. */
+  clsNamespace?: string;
+  /**
+   * Root sampling: a ratio from 0 to 1, or a function of the span name. Spans with a parent
+   * follow the parent. Default: `TOMOGRAPH_SAMPLE_RATE`, else 1.
+   */
+  sampler?: Sampler;
+  /** Headers `inject` writes. Default `['x-trace-info', 'traceparent', 'b3']`. */
+  propagation?: readonly PropagationFormat[];
+  /** Spans held for export at most. Default 2048. */
+  maxQueueSize?: number;
+  /** Spans per export call at most. Default 512. */
+  maxBatchSize?: number;
+  /** Longest wait for a batch to fill, in milliseconds. Default 1000. */
+  scheduledDelayMs?: number;
+  /** Longest time one export call may take, in milliseconds. Default 10000. */
+  exportTimeoutMs?: number;
+  /** Receives every SDK-side fault. Without it, each code becomes one `process.emitWarning`. */
+  onDiagnostic?: DiagnosticListener;
+  /** Turns tracing off: every call is a no-op. Default: `TOMOGRAPH_DISABLED` is `1` or `true`. */
+  disabled?: boolean;
+  /** Where this process runs, recorded on spans. Default: the first external IPv4 address. */
+  host?: { address?: string; port?: number };
+  /** Time source. Default: a monotonic clock anchored once to the epoch. */
+  clock?: Clock;
+  /** Id source. Default: crypto-seeded random ids. */
+  idGenerator?: IdGenerator;
+  /** Random numbers in [0, 1) for ratio sampling. Default `Math.random`. */
+  random?: () => number;
+}
+
+/** Options after defaults and the environment are applied. */
+export interface ResolvedOptions {
+  serviceName: string;
+  exporters: readonly Exporter[];
+  context: ContextStoreName;
+  clsNamespace: string | undefined;
+  sampler: Sampler;
+  propagation: readonly PropagationFormat[];
+  maxQueueSize: number;
+  maxBatchSize: number;
+  scheduledDelayMs: number;
+  exportTimeoutMs: number;
+  onDiagnostic: DiagnosticListener | undefined;
+  disabled: boolean;
+  host: { address?: string; port?: number } | undefined;
+}
+
+const FORMATS: readonly PropagationFormat[] = ['x-trace-info', 'traceparent', 'b3', 'b3-multi'];
+const KNOWN_OPTIONS = new Set([
+  'serviceName', 'exporters', 'context', 'clsNamespace', 'sampler', 'propagation', 'maxQueueSize',
+  'maxBatchSize', 'scheduledDelayMs', 'exportTimeoutMs', 'onDiagnostic', 'disabled', 'host',
+  'clock', 'idGenerator', 'random',
+]);
+
+/** A TypeError with the stable code `TOMOGRAPH_ERR_INVALID_OPTION`. */
+export function invalidOption(message: string): TypeError {
+  const error = new TypeError(`tomograph: ${message}`) as TypeError & { code: string };
+  error.code = codes.INVALID_OPTION;
+  return error;
+}
+
+/** Applies defaults and the environment, and throws a clear TypeError on any wrong option. */
+export function resolveOptions(options: TracerOptions, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
+  if (options === null || typeof options !== 'object') throw invalidOption('configure() takes an options object');
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(key)) throw invalidOption(`unknown option "${key}"`);
+  }
+
+  const serviceName = options.serviceName ?? nonEmpty(env.TOMOGRAPH_SERVICE_NAME) ?? 'unknown_service';
+  if (typeof serviceName !== 'string' || serviceName.trim() === '') {
+    throw invalidOption('serviceName must be a non-empty string');
+  }
+
+  const exporters = options.exporters ?? [];
+  if (!Array.isArray(exporters)) throw invalidOption('exporters must be an array');
+  exporters.forEach((exporter, i) => {
+    if (exporter === null || typeof exporter !== 'object' || typeof exporter.export !== 'function') {
+      throw invalidOption(`exporters[${i}] has no export(spans) method`);
+    }
+  });
+
+  const context = options.context ?? 'async-local-storage';
+  if (context !== 'async-local-storage' && context !== 'cls-hooked') {
+    throw invalidOption(`context must be 'async-local-storage' or 'cls-hooked', not ${JSON.stringify(context)}`);
+  }
+
+  const sampler = options.sampler ?? sampleRateFromEnv(env.TOMOGRAPH_SAMPLE_RATE) ?? 1;
+  if (typeof sampler === 'number') {
+    if (!(sampler >= 0 && sampler <= 1)) throw invalidOption(`sampler ratio must be within 0..1, not ${sampler}`);
+  } else if (typeof sampler !== 'function') {
+    throw invalidOption('sampler must be a ratio from 0 to 1 or a function');
+  }
+
+  const propagation = options.propagation ?? ['x-trace-info', 'traceparent', 'b3'];
+  if (!Array.isArray(propagation)) throw invalidOption('propagation must be an array of header formats');
+  for (const format of propagation) {
+    if (!FORMATS.includes(format)) {
+      throw invalidOption(`unknown propagation format ${JSON.stringify(format)} (known: ${FORMATS.join(', ')})`);
+    }
+  }
+
+  const maxQueueSize = positiveInteger('maxQueueSize', options.maxQueueSize, 2048);
+  const maxBatchSize = positiveInteger('maxBatchSize', options.maxBatchSize, 512);
+  if (maxBatchSize > maxQueueSize) throw invalidOption('maxBatchSize must not exceed maxQueueSize');
+  const scheduledDelayMs = positiveInteger('scheduledDelayMs', options.scheduledDelayMs, 1000, true);
+  const exportTimeoutMs = positiveInteger('exportTimeoutMs', options.exportTimeoutMs, 10000);
+
+  if (options.onDiagnostic !== undefined && typeof options.onDiagnostic !== 'function') {
+    throw invalidOption('onDiagnostic must be a function');
+  }
+  const disabled = options.disabled ?? isTrue(env.TOMOGRAPH_DISABLED);
+  if (typeof disabled !== 'boolean') throw invalidOption('disabled must be a boolean');
+  if (options.host !== undefined && (options.host === null || typeof options.host !== 'object')) {
+    throw invalidOption('host must be an object { address?, port? }');
+  }
+
+  return {
+    serviceName,
+    exporters: [...exporters],
+    context,
+    clsNamespace: options.clsNamespace,
+    sampler,
+    propagation: [...new Set(propagation)],
+    maxQueueSize,
+    maxBatchSize,
+    scheduledDelayMs,
+    exportTimeoutMs,
+    onDiagnostic: options.onDiagnostic,
+    disabled,
+    host: options.host,
+  };
+}
+
+function positiveInteger(name: string, value: unknown, fallback: number, allowZero = false): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < (allowZero ? 0 : 1)) {
+    throw invalidOption(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, not ${String(value)}`);
+  }
+  return value;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function isTrue(value: string | undefined): boolean {
+  const v = value?.trim().toLowerCase();
+  return v === '1' || v === 'true';
+}
+
+function sampleRateFromEnv(value: string | undefined): number | undefined {
+  const text = nonEmpty(value);
+  if (text === undefined) return undefined;
+  const rate = Number(text);
+  if (!Number.isFinite(rate) || rate < 0 || rate > 1) {
+    throw invalidOption(`TOMOGRAPH_SAMPLE_RATE must be a number within 0..1, not ${JSON.stringify(value)}`);
+  }
+  return rate;
+}

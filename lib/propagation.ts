@@ -1,0 +1,430 @@
+/**
+ * Trace-token header codecs: `X-Trace-Info`, W3C `traceparent`, B3 single and multi.
+ *
+ * Pure functions without tracer state. They run once or twice per request, so they check
+ * characters by hand (no regex, no split) and allocate only the strings they return. None
+ * of them throws, whatever it is given: a bad header must cost a request its parent, never
+ * the request itself.
+ */
+import { decodeLegacyToken } from './legacy-token';
+import type { HeaderCarrier, PropagationFormat, TraceContext } from './types';
+
+/** Longest header value read, in characters (the W3C limit for `tracestate`, used for all). */
+export const MAX_HEADER_CHARS = 512;
+
+const TRACE_ID_PAD = '0000000000000000';
+const DASH = 0x2d;
+
+/**
+ * Formats a context as an `X-Trace-Info` token, which is also a valid W3C `traceparent`.
+ *
+ * @returns `00-<traceId>-<spanId>-01` when sampled, `...-00` when not; the ids are written as
+ *   given (the tracer's own ids are already valid). `''` if `ctx` is not a usable object.
+ */
+export function formatToken(ctx: TraceContext): string {
+  try {
+    if (ctx === null || typeof ctx !== 'object') return '';
+    return '00-' + ctx.traceId + '-' + ctx.spanId + (ctx.sampled ? '-01' : '-00');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Parses an `X-Trace-Info` value: exactly the `traceparent` version-00 grammar
+ * (`00-<32 lower hex>-<16 lower hex>-<2 lower hex flags>`, flag bit 0 = sampled), or else,
+ * when the value does not have a dash where that grammar puts its first one, a legacy Python
+ * token (see `decodeLegacyToken`), which is taken as sampled since the Python tomograph
+ * traced every request.
+ *
+ * @param value a header value as any carrier holds it: a string or a one-element array.
+ * @returns the context, or `undefined` when absent or invalid. Never throws.
+ */
+export function parseToken(value: unknown): TraceContext | undefined {
+  const s = headerString(value);
+  return typeof s === 'string' ? tokenFromString(s) : undefined;
+}
+
+/**
+ * Parses a W3C `traceparent` value: version `00` is exactly 55 characters; a higher version
+ * (not `ff`) may carry further `-`-separated fields after the 55th character, which are
+ * ignored. Lower-case hex only; all-zero ids are invalid.
+ *
+ * @returns the context (sampled = flag bit 0), or `undefined`. Never throws.
+ */
+export function parseTraceparent(value: unknown): TraceContext | undefined {
+  const s = headerString(value);
+  return typeof s === 'string' ? traceparentFromString(s) : undefined;
+}
+
+/**
+ * Parses a B3 single header: `{traceId}-{spanId}[-{sampling}[-{parentSpanId}]]`, trace id 16
+ * or 32 lower hex (16 is left-padded to 32 with zeros), span id 16, sampling `1`, `0` or `d`
+ * (debug, hence sampled). A missing sampling state is a deferred decision, which we take as
+ * sampled: the caller chose to propagate ids, and tomograph has no later point to decide at.
+ *
+ * @returns the context, or `undefined` when absent, invalid, or a decision without ids
+ *   (`0`, `1`, `d`; `extractContext` does not count that one as malformed). Never throws.
+ */
+export function parseB3Single(value: unknown): TraceContext | undefined {
+  const s = headerString(value);
+  if (typeof s !== 'string') return undefined;
+  const ctx = b3SingleFromString(s);
+  return ctx === null ? undefined : ctx;
+}
+
+/**
+ * Parses B3 multi headers, read through `get` by lower-case name: `x-b3-traceid` (16 or 32
+ * lower hex), `x-b3-spanid` (16), `x-b3-sampled` (`1`, `0`, `true`, `false`; absent means
+ * sampled, as for `parseB3Single`), `x-b3-flags` (`1` = debug, hence sampled).
+ *
+ * @returns the context, or `undefined` when ids are missing or anything is invalid. Never throws.
+ */
+export function parseB3Multi(get: (lowerName: string) => string | undefined): TraceContext | undefined {
+  try {
+    const ctx = b3MultiFromValues(get('x-b3-traceid'), get('x-b3-spanid'), get('x-b3-sampled'), get('x-b3-flags'));
+    return typeof ctx === 'object' && ctx !== null ? ctx : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Reads one header from any carrier: a WHATWG `Headers` or other object with a `get`
+ * function (a `null` answer means absent; an `undefined` one, as from a `Map`, is retried
+ * with `canonicalName`), an object with `getHeader` (Node's `OutgoingMessage`), else a plain
+ * object or Node's `IncomingHttpHeaders` (`lowerName`, then `canonicalName`, e.g.
+ * `X-Trace-Info`; other casings are not searched).
+ *
+ * @returns the raw value (string, string[], number, ...) or `undefined`. Never throws.
+ */
+export function readHeader(carrier: HeaderCarrier, lowerName: string, canonicalName: string): unknown {
+  try {
+    return readHeaderUnsafe(carrier, lowerName, canonicalName);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Finds the incoming trace context. Precedence: `X-Trace-Info`, `traceparent`, `b3`,
+ * `X-B3-*`. The first header that is present and valid wins; a present but malformed one
+ * (bad grammar, all-zero ids, over 512 characters, CR or LF, an array of more than one
+ * value, a non-string) is reported through `onMalformed` and the next one is tried. An empty
+ * value counts as absent; so does a B3 decision without ids (`b3: 0`), whose decision is
+ * therefore dropped. A carrier whose getters throw is reported once as header `'*'` with
+ * the thrown value.
+ *
+ * @param onMalformed called with the lower-case header name (for B3 multi, the first bad one
+ *   of `x-b3-traceid`, `x-b3-spanid`, `x-b3-sampled`, `x-b3-flags`) and its raw value;
+ *   exceptions it throws are swallowed.
+ * @returns the context, or `undefined` (the request then starts a new root). Never throws.
+ */
+export function extractContext(
+  carrier: HeaderCarrier | undefined | null,
+  onMalformed: (header: string, value: unknown) => void,
+): TraceContext | undefined {
+  if (carrier === null || carrier === undefined || typeof carrier !== 'object') return undefined;
+  try {
+    let raw = readHeaderUnsafe(carrier, 'x-trace-info', 'X-Trace-Info');
+    let s = headerString(raw);
+    if (s !== undefined) {
+      const ctx = s === null ? undefined : tokenFromString(s);
+      if (ctx !== undefined) return ctx;
+      report(onMalformed, 'x-trace-info', raw);
+    }
+
+    raw = readHeaderUnsafe(carrier, 'traceparent', 'Traceparent');
+    s = headerString(raw);
+    if (s !== undefined) {
+      const ctx = s === null ? undefined : traceparentFromString(s);
+      if (ctx !== undefined) return ctx;
+      report(onMalformed, 'traceparent', raw);
+    }
+
+    raw = readHeaderUnsafe(carrier, 'b3', 'B3');
+    s = headerString(raw);
+    if (s !== undefined) {
+      const ctx = s === null ? undefined : b3SingleFromString(s);
+      if (ctx !== undefined && ctx !== null) return ctx;
+      if (ctx === undefined) report(onMalformed, 'b3', raw);
+    }
+
+    const traceId = readHeaderUnsafe(carrier, 'x-b3-traceid', 'X-B3-TraceId');
+    const spanId = readHeaderUnsafe(carrier, 'x-b3-spanid', 'X-B3-SpanId');
+    const sampled = readHeaderUnsafe(carrier, 'x-b3-sampled', 'X-B3-Sampled');
+    const flags = readHeaderUnsafe(carrier, 'x-b3-flags', 'X-B3-Flags');
+    const multi = b3MultiFromValues(traceId, spanId, sampled, flags);
+    if (typeof multi === 'object') return multi;
+    if (multi === 'x-b3-traceid') report(onMalformed, multi, traceId);
+    else if (multi === 'x-b3-spanid') report(onMalformed, multi, spanId);
+    else if (multi === 'x-b3-sampled') report(onMalformed, multi, sampled);
+    else if (multi === 'x-b3-flags') report(onMalformed, multi, flags);
+    return undefined;
+  } catch (err) {
+    report(onMalformed, '*', err);
+    return undefined;
+  }
+}
+
+/**
+ * Writes `ctx` into outgoing headers, one set per format: `x-trace-info` and `traceparent`
+ * (both `formatToken(ctx)`), `b3` (`{traceId}-{spanId}-{1|0}`), and for `b3-multi`
+ * `x-b3-traceid`, `x-b3-spanid`, `x-b3-sampled` (`1`/`0`). Names are written in lower case:
+ * through `setHeader` (Node's `OutgoingMessage`), else `set` (WHATWG `Headers`, `Map`), else
+ * as properties of a plain object, where an existing canonically cased key (`X-Trace-Info`)
+ * is overwritten instead so the request does not carry the header twice. Unknown formats
+ * are skipped.
+ *
+ * @returns `true` if everything was written; `false` if `ctx` is invalid (nothing written) or
+ *   the carrier refused (frozen, headers already sent). Never throws.
+ */
+export function injectContext(
+  carrier: HeaderCarrier,
+  ctx: TraceContext,
+  formats: readonly PropagationFormat[],
+): boolean {
+  try {
+    if (carrier === null || typeof carrier !== 'object' || !Array.isArray(formats)) return false;
+    if (ctx === null || typeof ctx !== 'object') return false;
+    const { traceId, spanId, sampled } = ctx;
+    if (!isContextValid(traceId, spanId, sampled)) return false;
+    let token: string | undefined;
+    for (let i = 0; i < formats.length; i++) {
+      switch (formats[i]) {
+        case 'x-trace-info':
+          token ??= formatToken(ctx);
+          write(carrier, 'x-trace-info', 'X-Trace-Info', token);
+          break;
+        case 'traceparent':
+          token ??= formatToken(ctx);
+          write(carrier, 'traceparent', 'Traceparent', token);
+          break;
+        case 'b3':
+          write(carrier, 'b3', 'B3', traceId + '-' + spanId + (sampled ? '-1' : '-0'));
+          break;
+        case 'b3-multi':
+          write(carrier, 'x-b3-traceid', 'X-B3-TraceId', traceId);
+          write(carrier, 'x-b3-spanid', 'X-B3-SpanId', spanId);
+          write(carrier, 'x-b3-sampled', 'X-B3-Sampled', sampled ? '1' : '0');
+          break;
+        default:
+          break;
+      }
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Internals.
+
+/** Carriers seen through the three shapes they come in; never exported. */
+type AnyCarrier = {
+  get?: unknown;
+  set?: unknown;
+  getHeader?: unknown;
+  setHeader?: unknown;
+  [key: string]: unknown;
+};
+
+function readHeaderUnsafe(carrier: unknown, lowerName: string, canonicalName: string): unknown {
+  if (carrier === null || typeof carrier !== 'object') return undefined;
+  const c = carrier as AnyCarrier;
+  if (typeof c.get === 'function') {
+    let v: unknown = (c.get as (n: string) => unknown)(lowerName);
+    // Headers answers null for absent and is case-insensitive; a Map answers undefined.
+    if (v === undefined && canonicalName !== lowerName) v = (c.get as (n: string) => unknown)(canonicalName);
+    return v === null ? undefined : v;
+  }
+  if (typeof c.getHeader === 'function') {
+    // OutgoingMessage#getHeader is case-insensitive.
+    const v: unknown = (c.getHeader as (n: string) => unknown)(lowerName);
+    return v === null ? undefined : v;
+  }
+  const v = c[lowerName];
+  return v === undefined ? c[canonicalName] : v;
+}
+
+/**
+ * Normalises a raw header value: `undefined` when absent (also `null` and `''`), `null` when
+ * malformed, else the string. Length is checked first so a huge value costs nothing more.
+ */
+function headerString(value: unknown): string | null | undefined {
+  if (value === undefined || value === null) return undefined;
+  let s: unknown = value;
+  if (Array.isArray(value)) {
+    // Node gives string[] for repeated headers it does not join; only one value is usable.
+    if (value.length !== 1) return null;
+    s = value[0];
+  }
+  if (typeof s !== 'string') return null;
+  if (s.length > MAX_HEADER_CHARS) return null;
+  if (s.length === 0) return undefined;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x0d || c === 0x0a) return null;
+  }
+  return s;
+}
+
+function tokenFromString(s: string): TraceContext | undefined {
+  // Legacy base64 never has a dash in third place (a pickle starts with '(' or 0x80, so the
+  // token starts with 'K' or 'g'), so that char tells the two formats apart without guessing.
+  if (s.length > 2 && s.charCodeAt(2) === DASH) {
+    if (s.length !== 55 || s.charCodeAt(0) !== 0x30 || s.charCodeAt(1) !== 0x30) return undefined;
+    return traceparentFields(s);
+  }
+  const legacy = decodeLegacyToken(s);
+  return legacy === undefined ? undefined : { traceId: legacy.traceId, spanId: legacy.spanId, sampled: true };
+}
+
+function traceparentFromString(s: string): TraceContext | undefined {
+  if (s.length < 55 || s.charCodeAt(2) !== DASH || !isLowerHex(s, 0, 2)) return undefined;
+  const v0 = s.charCodeAt(0);
+  const v1 = s.charCodeAt(1);
+  if (v0 === 0x66 && v1 === 0x66) return undefined; // version ff is forbidden
+  if (v0 === 0x30 && v1 === 0x30) {
+    if (s.length !== 55) return undefined;
+  } else if (s.length > 55 && s.charCodeAt(55) !== DASH) {
+    // A future version may append fields, but only after a dash.
+    return undefined;
+  }
+  return traceparentFields(s);
+}
+
+/** The fields shared by every traceparent version, at fixed offsets 3, 36 and 53. */
+function traceparentFields(s: string): TraceContext | undefined {
+  if (s.charCodeAt(35) !== DASH || s.charCodeAt(52) !== DASH) return undefined;
+  if (!isNonZeroLowerHex(s, 3, 35) || !isNonZeroLowerHex(s, 36, 52) || !isLowerHex(s, 53, 55)) return undefined;
+  const flagsLow = hexValue(s.charCodeAt(54));
+  return { traceId: s.slice(3, 35), spanId: s.slice(36, 52), sampled: (flagsLow & 1) === 1 };
+}
+
+/** `null` means a bare sampling decision (`0`, `1`, `d`): valid, but no ids to continue. */
+function b3SingleFromString(s: string): TraceContext | undefined | null {
+  const n = s.length;
+  if (n === 1) return isSamplingChar(s.charCodeAt(0)) ? null : undefined;
+  let traceLen: number;
+  if (n >= 33 && s.charCodeAt(16) === DASH) traceLen = 16;
+  else if (n >= 49 && s.charCodeAt(32) === DASH) traceLen = 32;
+  else return undefined;
+  const spanStart = traceLen + 1;
+  const spanEnd = spanStart + 16;
+  if (!isNonZeroLowerHex(s, 0, traceLen) || !isNonZeroLowerHex(s, spanStart, spanEnd)) return undefined;
+  let sampled = true;
+  if (n !== spanEnd) {
+    // `-{sampling}` and optionally `-{16-hex parent span id}`, nothing else.
+    if (s.charCodeAt(spanEnd) !== DASH || !isSamplingChar(s.charCodeAt(spanEnd + 1))) return undefined;
+    sampled = s.charCodeAt(spanEnd + 1) !== 0x30;
+    const rest = spanEnd + 2;
+    if (n !== rest) {
+      if (n !== rest + 17 || s.charCodeAt(rest) !== DASH || !isNonZeroLowerHex(s, rest + 1, n)) return undefined;
+    }
+  }
+  const spanId = s.slice(spanStart, spanEnd);
+  const traceId = traceLen === 32 ? s.slice(0, 32) : TRACE_ID_PAD + s.slice(0, 16);
+  return { traceId, spanId, sampled };
+}
+
+/**
+ * B3 multi from raw values: the context; `undefined` when no id header is present (a bare
+ * `x-b3-sampled` included); or the lower-case name of the first malformed header.
+ */
+function b3MultiFromValues(
+  rawTraceId: unknown,
+  rawSpanId: unknown,
+  rawSampled: unknown,
+  rawFlags: unknown,
+): TraceContext | string | undefined {
+  const t = headerString(rawTraceId);
+  const sp = headerString(rawSpanId);
+  if (t === undefined && sp === undefined) return undefined;
+  if (typeof t !== 'string' || !(t.length === 16 || t.length === 32) || !isNonZeroLowerHex(t, 0, t.length)) {
+    return 'x-b3-traceid';
+  }
+  if (typeof sp !== 'string' || sp.length !== 16 || !isNonZeroLowerHex(sp, 0, 16)) return 'x-b3-spanid';
+  const sampledValue = headerString(rawSampled);
+  let sampled = true;
+  if (sampledValue !== undefined) {
+    if (sampledValue === '1' || sampledValue === 'true') sampled = true;
+    else if (sampledValue === '0' || sampledValue === 'false') sampled = false;
+    else return 'x-b3-sampled';
+  }
+  const flags = headerString(rawFlags);
+  if (flags !== undefined) {
+    if (flags === '1') sampled = true;
+    else if (flags !== '0') return 'x-b3-flags';
+  }
+  return { traceId: t.length === 32 ? t : TRACE_ID_PAD + t, spanId: sp, sampled };
+}
+
+function write(carrier: unknown, lowerName: string, canonicalName: string, value: string): void {
+  const c = carrier as AnyCarrier;
+  if (typeof c.setHeader === 'function') {
+    (c.setHeader as (n: string, v: string) => unknown)(lowerName, value);
+  } else if (typeof c.set === 'function') {
+    (c.set as (n: string, v: string) => unknown)(lowerName, value);
+  } else if (typeof c.get === 'function') {
+    // Something readable but not writable: report failure rather than pretend.
+    throw new TypeError('carrier has no setter');
+  } else if (canonicalName !== lowerName && Object.prototype.hasOwnProperty.call(c, canonicalName)) {
+    c[canonicalName] = value;
+  } else {
+    c[lowerName] = value;
+  }
+}
+
+function report(onMalformed: (header: string, value: unknown) => void, header: string, value: unknown): void {
+  try {
+    onMalformed(header, value);
+  } catch {
+    // The tracer's counter must not be able to break the request either.
+  }
+}
+
+function isContextValid(traceId: unknown, spanId: unknown, sampled: unknown): boolean {
+  return (
+    typeof traceId === 'string' &&
+    traceId.length === 32 &&
+    isNonZeroLowerHex(traceId, 0, 32) &&
+    typeof spanId === 'string' &&
+    spanId.length === 16 &&
+    isNonZeroLowerHex(spanId, 0, 16) &&
+    typeof sampled === 'boolean'
+  );
+}
+
+function isSamplingChar(c: number): boolean {
+  return c === 0x30 || c === 0x31 || c === 0x64; // '0' '1' 'd'
+}
+
+/** `s[start, end)` is lower-case hex (and `end` is within `s`). */
+function isLowerHex(s: string, start: number, end: number): boolean {
+  if (end > s.length) return false;
+  for (let i = start; i < end; i++) {
+    if (hexValue(s.charCodeAt(i)) < 0) return false;
+  }
+  return true;
+}
+
+/** `s[start, end)` is lower-case hex and not all zeros. */
+function isNonZeroLowerHex(s: string, start: number, end: number): boolean {
+  if (end > s.length) return false;
+  let any = 0;
+  for (let i = start; i < end; i++) {
+    const v = hexValue(s.charCodeAt(i));
+    if (v < 0) return false;
+    any |= v;
+  }
+  return any !== 0;
+}
+
+/** The value of a lower-case hex digit, or -1. */
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x61 && c <= 0x66) return c - 0x57;
+  return -1;
+}

@@ -1,0 +1,180 @@
+import type { Clock } from './clock';
+import { errorMessage } from './diagnostics';
+import type { Endpoint, FinishedSpan, Note, SpanKind, TagValue } from './types';
+
+/** Options for `Span.annotate`. */
+export interface NoteOptions {
+  /** How long the noted event took, in microseconds. */
+  duration?: number;
+  /** When it happened, epoch microseconds. Default: now. */
+  timestamp?: number;
+}
+
+/** A span as user code holds it: what `start`, `trace` and `currentSpan` give. */
+export interface Span {
+  /** 32 lower-case hex. */
+  readonly traceId: string;
+  /** 16 lower-case hex. */
+  readonly id: string;
+  readonly parentId?: string;
+  readonly name: string;
+  /** Whether this span's trace is being recorded and exported. */
+  readonly sampled: boolean;
+  /** False for the shared no-op span (tracing off, or an unsampled trace). */
+  readonly recording: boolean;
+  /** Adds a note (a timestamped event). */
+  annotate(value: string, options?: NoteOptions): this;
+  /** Sets a tag. */
+  tag(key: string, value: TagValue): this;
+  /** Marks the span failed: sets `error` to the error's message and adds a note `error`. */
+  fail(error: unknown): this;
+  /** Ends the span. Later calls are ignored: integrations may race an abort against a finish. */
+  end(): void;
+}
+
+/** What a recording span needs from its tracer: a clock, and somewhere to go when it ends. */
+export interface SpanSink {
+  readonly clock: Clock;
+  spanEnded(span: RecordingSpan): void;
+}
+
+// Shared empty values: most spans carry no notes or few tags, so each span allocates its
+// array/object only on first write.
+const NO_NOTES: readonly Note[] = Object.freeze([]) as readonly Note[];
+const NO_TAGS: Readonly<Record<string, TagValue>> = Object.freeze({});
+
+/** A sampled span that records its notes and tags and is exported when it ends. */
+export class RecordingSpan implements Span, FinishedSpan {
+  readonly traceId: string;
+  readonly id: string;
+  readonly parentId: string | undefined;
+  name: string;
+  readonly service: string;
+  kind: SpanKind | undefined;
+  host: { address?: string; port?: number } | undefined;
+  remote: Endpoint | undefined;
+  /** Start, epoch microseconds. */
+  readonly timestamp: number;
+  /** Microseconds; 0 until the span ends, then at least 1. */
+  duration: number;
+  notes: Note[];
+  tags: Record<string, TagValue>;
+  error: string | undefined;
+  readonly sampled: true;
+  readonly localParent: RecordingSpan | undefined;
+  /** Set when `start()` (not a scoped `trace`) made this span current: `stop()` may end it. */
+  enteredByStart: boolean;
+  private sink: SpanSink | undefined;
+
+  constructor(
+    sink: SpanSink,
+    traceId: string,
+    id: string,
+    parentId: string | undefined,
+    name: string,
+    service: string,
+    kind: SpanKind | undefined,
+    host: { address?: string; port?: number } | undefined,
+    remote: Endpoint | undefined,
+    localParent: RecordingSpan | undefined,
+  ) {
+    this.traceId = traceId;
+    this.id = id;
+    this.parentId = parentId;
+    this.name = name;
+    this.service = service;
+    this.kind = kind;
+    this.host = host;
+    this.remote = remote;
+    this.timestamp = sink.clock.nowUs();
+    this.duration = 0;
+    this.notes = NO_NOTES as Note[];
+    this.tags = NO_TAGS as Record<string, TagValue>;
+    this.error = undefined;
+    this.sampled = true;
+    this.localParent = localParent;
+    this.enteredByStart = false;
+    this.sink = sink;
+  }
+
+  get recording(): boolean {
+    return true;
+  }
+
+  /** True once `end()` has run. */
+  get ended(): boolean {
+    return this.sink === undefined;
+  }
+
+  annotate(value: string, options?: NoteOptions): this {
+    if (this.sink === undefined) return this;
+    const timestamp = options?.timestamp ?? this.sink.clock.nowUs();
+    const note: Note =
+      options?.duration === undefined
+        ? { timestamp, value: String(value) }
+        : { timestamp, value: String(value), duration: Math.max(0, Math.floor(options.duration)) };
+    if (this.notes === NO_NOTES) this.notes = [note];
+    else this.notes.push(note);
+    return this;
+  }
+
+  tag(key: string, value: TagValue): this {
+    if (this.sink === undefined) return this;
+    if (this.tags === NO_TAGS) this.tags = {};
+    this.tags[key] = value;
+    return this;
+  }
+
+  fail(error: unknown): this {
+    if (this.sink === undefined) return this;
+    this.error = errorMessage(error);
+    return this.annotate('error');
+  }
+
+  end(): void {
+    const sink = this.sink;
+    if (sink === undefined) return;
+    this.duration = Math.max(1, sink.clock.nowUs() - this.timestamp);
+    // Dropping the sink marks the span ended, so late annotate/tag calls become no-ops.
+    this.sink = undefined;
+    sink.spanEnded(this);
+  }
+}
+
+/**
+ * A span that records nothing: the span of an unsampled trace. It still carries the trace's ids,
+ * so downstream services hear "not sampled" and the whole trace stays unrecorded.
+ */
+export class NonRecordingSpan implements Span {
+  readonly recording = false;
+  readonly sampled = false;
+  enteredByStart = false;
+
+  constructor(
+    readonly traceId: string,
+    readonly id: string,
+    readonly name: string,
+    readonly localParent: Span | undefined,
+    readonly parentId?: string,
+  ) {}
+
+  annotate(): this {
+    return this;
+  }
+  tag(): this {
+    return this;
+  }
+  fail(): this {
+    return this;
+  }
+  end(): void {}
+}
+
+/** The one span of a disabled tracer: every call on it does nothing. */
+export const NOOP_SPAN: Span = Object.freeze(new NonRecordingSpan('', '', '', undefined)) as Span;
+
+/**
+ * The context value under which exporters run. A span started under it is the no-op span, so
+ * the SDK's own uploads (HTTP to a collector, say) are never traced.
+ */
+export const SUPPRESSED: Span = Object.freeze(new NonRecordingSpan('', '', 'suppressed', undefined)) as Span;

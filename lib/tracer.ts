@@ -1,0 +1,423 @@
+import { networkInterfaces } from 'node:os';
+import { BatchQueue, type DropCounts, type ExporterStats } from './batch-queue';
+import { type Clock, monotonicClock } from './clock';
+import { clsHookedStore } from './cls-context';
+import { codes } from './codes';
+import { asyncLocalStorageStore, type ContextStore } from './context';
+import { Diagnostics } from './diagnostics';
+import { type IdGenerator, randomIdGenerator } from './ids';
+import { type ResolvedOptions, type TracerOptions, resolveOptions } from './options';
+import { extractContext, formatToken, injectContext, parseToken } from './propagation';
+import { rootSampler, type SamplerFunction } from './sampling';
+import { NOOP_SPAN, NonRecordingSpan, type NoteOptions, RecordingSpan, type Span, type SpanSink, SUPPRESSED } from './span';
+import { tracedDecorator, type TracedDecorator } from './traced';
+import type { Endpoint, HeaderCarrier, SpanKind, TagValue, TraceContext } from './types';
+
+/** Options for a new span. */
+export interface SpanOptions {
+  /** The service recorded on the span. Default: the tracer's `serviceName`. */
+  service?: string;
+  kind?: SpanKind;
+  /** Where the span ran. Default: the tracer's host. */
+  host?: { address?: string; port?: number };
+  /** The peer, for CLIENT spans. */
+  remote?: Endpoint;
+  /** Tags set at start. */
+  tags?: Record<string, TagValue>;
+  /**
+   * The parent: a trace token (any format `parseToken` reads), a span, or `null` for a new root.
+   * Default: the current span.
+   */
+  parent?: string | Span | TraceContext | null;
+}
+
+/** What `stats()` returns. Every finished sampled span is exported, queued or dropped. */
+export interface TracerStats {
+  /** Recording (sampled) spans started. */
+  spansStarted: number;
+  /** Recording spans ended. Equals exported + queued + all drops. */
+  spansFinished: number;
+  spansExported: number;
+  spansQueued: number;
+  spansDropped: DropCounts;
+  /** Export calls that threw, rejected or timed out. */
+  exportErrors: number;
+  /** Incoming trace headers (or tokens) that were malformed and ignored. */
+  malformedHeaders: number;
+  /** `annotate`/`tag` calls made with no current span. */
+  noCurrentSpan: number;
+  /** Per-exporter counts. */
+  exporters: ExporterStats[];
+}
+
+/** Fields the tracer keeps on the spans it made, beside the public ones. */
+interface StackSpan extends Span {
+  enteredByStart: boolean;
+  readonly localParent?: Span;
+}
+
+const MAX_REPORTED_VALUE = 128;
+
+/**
+ * A tracer: a service name, a context store, a sampler and an export queue. The module
+ * functions of `tomograph` use one default tracer; make more for more than one service in a
+ * process. Until `configure` is called, every method is a cheap no-op. After it, no method
+ * throws: faults go to `onDiagnostic`.
+ */
+export class Tracer {
+  private enabled = false;
+  private options: ResolvedOptions | undefined;
+  private store: ContextStore = asyncLocalStorageStore();
+  private queue: BatchQueue | undefined;
+  private diagnostics = new Diagnostics();
+  private sampleRoot: SamplerFunction = () => false;
+  private ids: IdGenerator = randomIdGenerator();
+  private serviceName = 'unknown_service';
+  private host: { address?: string; port?: number } | undefined;
+  private shutdownPromise: Promise<void> | undefined;
+  private counts = { spansStarted: 0, spansFinished: 0, malformedHeaders: 0, noCurrentSpan: 0 };
+  private readonly sink: SpanSink & { clock: Clock };
+
+  constructor(options?: TracerOptions) {
+    const tracer = this;
+    this.sink = {
+      clock: monotonicClock(),
+      spanEnded(span) {
+        tracer.counts.spansFinished++;
+        if (tracer.queue !== undefined) tracer.queue.add(span);
+      },
+    };
+    if (options !== undefined) this.configure(options);
+  }
+
+  /**
+   * Sets the tracer up, or sets it up anew (counts restart, and the previous exporters are
+   * flushed and shut down in the background). Throws a TypeError (code
+   * `TOMOGRAPH_ERR_INVALID_OPTION`) on a wrong option: the only time tomograph throws.
+   */
+  configure(options: TracerOptions = {}): void {
+    const resolved = resolveOptions(options);
+    const previous = this.queue;
+    this.options = resolved;
+    this.diagnostics = new Diagnostics(resolved.onDiagnostic);
+    this.store =
+      resolved.context === 'cls-hooked' ? clsHookedStore(resolved.clsNamespace) : asyncLocalStorageStore();
+    this.sink.clock = options.clock ?? monotonicClock();
+    this.ids = options.idGenerator ?? randomIdGenerator();
+    this.sampleRoot = rootSampler(resolved.sampler, options.random ?? Math.random);
+    this.serviceName = resolved.serviceName;
+    this.host = resolved.host ?? defaultHost();
+    this.counts = { spansStarted: 0, spansFinished: 0, malformedHeaders: 0, noCurrentSpan: 0 };
+    this.queue = new BatchQueue(resolved, resolved.exporters, this.diagnostics, (fn) =>
+      this.store.run(SUPPRESSED, fn),
+    );
+    this.shutdownPromise = undefined;
+    this.enabled = !resolved.disabled;
+    if (previous !== undefined) void previous.shutdown();
+  }
+
+  /** Whether spans are being made (configured, not disabled, not shut down). */
+  get isEnabled(): boolean {
+    return this.enabled;
+  }
+
+  /**
+   * Makes a span without making it current: for integrations that hold the span themselves and
+   * end it from a callback. Most code wants `trace` or `start`.
+   */
+  startSpan(name: string, options?: SpanOptions): Span {
+    if (!this.enabled) return NOOP_SPAN;
+    const parentOption = options?.parent;
+    let parent: Span | undefined;
+    let remote: TraceContext | undefined;
+    if (parentOption === undefined) {
+      parent = this.store.active();
+    } else if (parentOption !== null) {
+      if (typeof parentOption === 'string') remote = this.parseIncoming(parentOption);
+      else if (typeof (parentOption as TraceContext).spanId === 'string') remote = parentOption as TraceContext;
+      else parent = parentOption as Span;
+    }
+    if (parent === SUPPRESSED) return NOOP_SPAN;
+    if (parent !== undefined && parent !== NOOP_SPAN) {
+      if (!parent.sampled) return new NonRecordingSpan(parent.traceId, parent.id, name, parent, parent.parentId);
+      return this.recordingSpan(parent.traceId, parent.id, name, options, parent);
+    }
+    if (remote !== undefined) {
+      if (!remote.sampled) return new NonRecordingSpan(remote.traceId, remote.spanId, name, undefined, remote.spanId);
+      return this.recordingSpan(remote.traceId, remote.spanId, name, options, undefined);
+    }
+    let sampled: boolean;
+    try {
+      sampled = this.sampleRoot(name) === true;
+    } catch (error) {
+      sampled = false;
+      this.diagnostics.report(codes.INTEGRATION_ERROR, 'tomograph: the sampler threw; trace not sampled', error);
+    }
+    if (!sampled) return new NonRecordingSpan(this.ids.traceId(), this.ids.spanId(), name, undefined);
+    return this.recordingSpan(this.ids.traceId(), undefined, name, options, undefined);
+  }
+
+  /** Runs `fn` with `span` current, restoring the previous span when it returns. */
+  withSpan<R>(span: Span | undefined, fn: () => R): R {
+    if (!this.enabled) return fn();
+    return this.store.run(span, fn);
+  }
+
+  /**
+   * Runs `fn` inside a new child span (sync or async) and ends the span when `fn` returns or
+   * settles. A thrown or rejected error marks the span failed and reaches the caller unchanged.
+   */
+  trace<R>(name: string, fn: (span: Span) => R, options?: SpanOptions): R {
+    if (!this.enabled) return fn(NOOP_SPAN);
+    const span = this.startSpan(name, options);
+    return this.store.run(span, () => runAndEnd(span, fn));
+  }
+
+  /**
+   * Continues a trace from a token that crossed a boundary (a worker message, a queue item):
+   * `fn` runs in a child of the token's span. An absent or malformed token starts a new trace.
+   */
+  continueTrace<R>(token: string | undefined, name: string, fn: (span: Span) => R, options?: SpanOptions): R {
+    return this.trace(name, fn, { ...options, parent: token ?? null });
+  }
+
+  /**
+   * A wrapper and method decorator: `traced('load')(fn)`, `@traced()` (standard decorators) and
+   * `@traced()` under `experimentalDecorators`. The name defaults to the function's.
+   */
+  traced(name?: string, options?: SpanOptions): TracedDecorator {
+    return tracedDecorator((spanName, fn) => this.trace(spanName, fn, options), name);
+  }
+
+  /**
+   * Opens a child of the current span and makes it current for the rest of this async flow, the
+   * Python tomograph's stack model. Prefer `trace`: `start` cannot know where an async caller
+   * resumes (see README, "start/stop or trace?").
+   */
+  start(name: string, options?: SpanOptions): Span {
+    if (!this.enabled) return NOOP_SPAN;
+    const span = this.startSpan(name, options) as StackSpan;
+    if (span === NOOP_SPAN) return span;
+    span.enteredByStart = true;
+    this.store.enter(span);
+    return span;
+  }
+
+  /**
+   * Ends the span that `start` made current and makes its parent current again. A name that
+   * does not match, or no span from `start`, is reported through `onDiagnostic` and changes nothing.
+   */
+  stop(name?: string): void {
+    if (!this.enabled) return;
+    const current = this.store.active() as StackSpan | undefined;
+    if (current === undefined || current === SUPPRESSED || !current.enteredByStart) {
+      this.diagnostics.report(
+        codes.STOP_WITHOUT_START,
+        `tomograph: stop(${name === undefined ? '' : JSON.stringify(name)}) found no span opened by start()`,
+      );
+      return;
+    }
+    if (name !== undefined && current.name !== name) {
+      this.diagnostics.report(
+        codes.STOP_MISMATCH,
+        `tomograph: stop(${JSON.stringify(name)}) but the current span is "${current.name}"; nothing stopped`,
+        { expected: current.name, got: name },
+      );
+      return;
+    }
+    current.end();
+    this.store.enter(current.localParent);
+  }
+
+  /** The span current in this async flow, if any. */
+  currentSpan(): Span | undefined {
+    if (!this.enabled) return undefined;
+    const span = this.store.active();
+    return span === SUPPRESSED ? undefined : span;
+  }
+
+  /** Adds a note to the current span (`options.duration` in microseconds). */
+  annotate(value: string, options?: NoteOptions): void {
+    const span = this.currentSpan();
+    if (span === undefined) this.noCurrentSpan('annotate');
+    else span.annotate(value, options);
+  }
+
+  /** Sets a tag on the current span. */
+  tag(key: string, value: TagValue): void {
+    const span = this.currentSpan();
+    if (span === undefined) this.noCurrentSpan('tag');
+    else span.tag(key, value);
+  }
+
+  /** The current trace token in the `X-Trace-Info` format, or undefined outside a trace. */
+  getTraceInfo(span: Span | undefined = this.currentSpan()): string | undefined {
+    if (span === undefined || span === NOOP_SPAN) return undefined;
+    return formatToken({ traceId: span.traceId, spanId: span.id, sampled: span.sampled });
+  }
+
+  /**
+   * Writes the current trace's headers (the `propagation` formats) into `headers` and returns
+   * it: a plain object, Node's outgoing headers, a WHATWG `Headers`, or a request with `setHeader`.
+   */
+  inject<H extends HeaderCarrier>(headers: H, span: Span | undefined = this.currentSpan()): H {
+    if (span === undefined || span === NOOP_SPAN || this.options === undefined) return headers;
+    const ok = injectContext(headers, { traceId: span.traceId, spanId: span.id, sampled: span.sampled }, this.options.propagation);
+    if (!ok) this.diagnostics.report(codes.INJECT_FAILED, 'tomograph: could not write trace headers to the carrier');
+    return headers;
+  }
+
+  /** Alias of `inject`, the Python tomograph's name. */
+  addTraceInfoHeader<H extends HeaderCarrier>(headers: H, span?: Span): H {
+    return this.inject(headers, span);
+  }
+
+  /**
+   * The incoming trace token in `headers` (X-Trace-Info, traceparent, b3, X-B3-*, in that
+   * order), normalised to the `X-Trace-Info` format; undefined when none is valid. Malformed
+   * headers are counted and reported, never thrown.
+   */
+  extract(headers: HeaderCarrier | undefined | null): string | undefined {
+    if (!this.enabled) return undefined;
+    const context = extractContext(headers, this.onMalformed);
+    return context === undefined ? undefined : formatToken(context);
+  }
+
+  /** Reads a trace token (any format `extract` accepts as a value) into its ids. */
+  parseToken(token: string): TraceContext | undefined {
+    return parseToken(token);
+  }
+
+  /** Exports everything finished so far; resolves when it is exported or dropped. Never rejects. */
+  async flush(): Promise<void> {
+    try {
+      await this.queue?.flush();
+    } catch {
+      // The queue reports its own faults; flush() only has to settle.
+    }
+  }
+
+  /** Flushes, then shuts the exporters down. Safe to call twice; later spans are no-ops. */
+  shutdown(): Promise<void> {
+    if (this.shutdownPromise === undefined) {
+      const queue = this.queue;
+      this.enabled = false;
+      this.shutdownPromise = queue === undefined ? Promise.resolve() : queue.shutdown().catch(() => undefined);
+    }
+    return this.shutdownPromise;
+  }
+
+  /** Counts since the last `configure`. */
+  stats(): TracerStats {
+    const queue = this.queue;
+    return {
+      spansStarted: this.counts.spansStarted,
+      spansFinished: this.counts.spansFinished,
+      spansExported: queue?.exported ?? 0,
+      spansQueued: queue?.queued ?? 0,
+      spansDropped: queue !== undefined
+        ? { ...queue.drops }
+        : { queueFull: 0, exportFailed: 0, exporterBusy: 0, noExporter: 0, shutdown: 0 },
+      exportErrors: queue?.exportErrors ?? 0,
+      malformedHeaders: this.counts.malformedHeaders,
+      noCurrentSpan: this.counts.noCurrentSpan,
+      exporters: queue?.exporterStats() ?? [],
+    };
+  }
+
+  /** Reports an SDK-side fault through this tracer's `onDiagnostic`: for integrations. */
+  report(code: string, message: string, detail?: unknown): void {
+    this.diagnostics.report(code, message, detail);
+  }
+
+  /** Counts and reports one malformed header. Bound once, so `extract` allocates no closure. */
+  private readonly onMalformed = (header: string, value: unknown): void => {
+    this.counts.malformedHeaders++;
+    this.diagnostics.report(codes.MALFORMED_HEADER, `tomograph: ignored a malformed ${header} header`, {
+      header,
+      value: typeof value === 'string' ? value.slice(0, MAX_REPORTED_VALUE) : typeof value,
+    });
+  };
+
+  private parseIncoming(token: string): TraceContext | undefined {
+    const context = parseToken(token);
+    if (context === undefined) this.onMalformed('token', token);
+    return context;
+  }
+
+  private recordingSpan(
+    traceId: string,
+    parentId: string | undefined,
+    name: string,
+    options: SpanOptions | undefined,
+    localParent: Span | undefined,
+  ): RecordingSpan {
+    // A sampled parent made here is a RecordingSpan; one handed in by the caller may be any span.
+    const recordingParent = localParent instanceof RecordingSpan ? localParent : undefined;
+    this.counts.spansStarted++;
+    const span = new RecordingSpan(
+      this.sink,
+      traceId,
+      this.ids.spanId(),
+      parentId,
+      typeof name === 'string' ? name : String(name),
+      options?.service ?? this.serviceName,
+      options?.kind,
+      options?.host ?? this.host,
+      options?.remote,
+      recordingParent,
+    );
+    const tags = options?.tags;
+    if (tags !== undefined) for (const key of Object.keys(tags)) span.tag(key, tags[key]);
+    return span;
+  }
+
+  private noCurrentSpan(what: string): void {
+    if (!this.enabled) return;
+    this.counts.noCurrentSpan++;
+    this.diagnostics.report(codes.NO_CURRENT_SPAN, `tomograph: ${what}() with no current span; ignored`);
+  }
+}
+
+function runAndEnd<R>(span: Span, fn: (span: Span) => R): R {
+  let result: R;
+  try {
+    result = fn(span);
+  } catch (error) {
+    span.fail(error);
+    span.end();
+    throw error;
+  }
+  if (isThenable(result)) {
+    return result.then(
+      (value) => {
+        span.end();
+        return value;
+      },
+      (error: unknown) => {
+        span.fail(error);
+        span.end();
+        throw error;
+      },
+    ) as R;
+  }
+  span.end();
+  return result;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function';
+}
+
+function defaultHost(): { address?: string } | undefined {
+  try {
+    for (const addresses of Object.values(networkInterfaces())) {
+      for (const address of addresses ?? []) {
+        if (address.family === 'IPv4' && !address.internal) return Object.freeze({ address: address.address });
+      }
+    }
+  } catch {
+    // Some sandboxes deny the interface list; spans then carry no host address.
+  }
+  return undefined;
+}
