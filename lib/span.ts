@@ -28,8 +28,13 @@ export interface Span {
   tag(key: string, value: TagValue): this;
   /** Marks the span failed: sets `error` to the error's message and adds a note `error`. */
   fail(error: unknown): this;
-  /** Ends the span. Later calls are ignored: integrations may race an abort against a finish. */
-  end(): void;
+  /** Renames the span (a server span learns its route only when the request is routed). */
+  updateName(name: string): this;
+  /**
+   * Ends the span, now or at `endTimeUs` (epoch microseconds). Later calls are ignored:
+   * integrations may race an abort against a finish.
+   */
+  end(endTimeUs?: number): void;
 }
 
 /** What a recording span needs from its tracer: a clock, and somewhere to go when it ends. */
@@ -77,6 +82,7 @@ export class RecordingSpan implements Span, FinishedSpan {
     host: { address?: string; port?: number } | undefined,
     remote: Endpoint | undefined,
     localParent: RecordingSpan | undefined,
+    timestamp: number | undefined,
   ) {
     this.traceId = traceId;
     this.id = id;
@@ -86,7 +92,7 @@ export class RecordingSpan implements Span, FinishedSpan {
     this.kind = kind;
     this.host = host;
     this.remote = remote;
-    this.timestamp = sink.clock.nowUs();
+    this.timestamp = timestamp ?? sink.clock.nowUs();
     this.duration = 0;
     this.notes = NO_NOTES as Note[];
     this.tags = NO_TAGS as Record<string, TagValue>;
@@ -131,10 +137,15 @@ export class RecordingSpan implements Span, FinishedSpan {
     return this.annotate('error');
   }
 
-  end(): void {
+  updateName(name: string): this {
+    if (this.sink !== undefined) this.name = String(name);
+    return this;
+  }
+
+  end(endTimeUs?: number): void {
     const sink = this.sink;
     if (sink === undefined) return;
-    this.duration = Math.max(1, sink.clock.nowUs() - this.timestamp);
+    this.duration = Math.max(1, Math.floor((endTimeUs ?? sink.clock.nowUs()) - this.timestamp));
     // Dropping the sink marks the span ended, so late annotate/tag calls become no-ops.
     this.sink = undefined;
     sink.spanEnded(this);
@@ -165,6 +176,9 @@ export class NonRecordingSpan implements Span {
     return this;
   }
   fail(): this {
+    return this;
+  }
+  updateName(): this {
     return this;
   }
   end(): void {}

@@ -11,7 +11,7 @@ import { extractContext, formatToken, injectContext, parseToken } from './propag
 import { rootSampler, type SamplerFunction } from './sampling';
 import { NOOP_SPAN, NonRecordingSpan, type NoteOptions, RecordingSpan, type Span, type SpanSink, SUPPRESSED } from './span';
 import { tracedDecorator, type TracedDecorator } from './traced';
-import type { Endpoint, HeaderCarrier, SpanKind, TagValue, TraceContext } from './types';
+import type { Endpoint, HeaderCarrier, PropagationFormat, SpanKind, TagValue, TraceContext } from './types';
 
 /** Options for a new span. */
 export interface SpanOptions {
@@ -24,6 +24,8 @@ export interface SpanOptions {
   remote?: Endpoint;
   /** Tags set at start. */
   tags?: Record<string, TagValue>;
+  /** When the span started, epoch microseconds. Default: now. */
+  timestamp?: number;
   /**
    * The parent: a trace token (any format `parseToken` reads), a span, or `null` for a new root.
    * Default: the current span.
@@ -114,6 +116,16 @@ export class Tracer {
     this.shutdownPromise = undefined;
     this.enabled = !resolved.disabled;
     if (previous !== undefined) void previous.shutdown();
+  }
+
+  /** Now, in epoch microseconds, on this tracer's clock: for integrations that time things. */
+  now(): number {
+    return this.sink.clock.nowUs();
+  }
+
+  /** The `propagation` formats `inject` writes. */
+  get propagation(): readonly PropagationFormat[] {
+    return this.options?.propagation ?? [];
   }
 
   /** Whether spans are being made (configured, not disabled, not shut down). */
@@ -366,6 +378,7 @@ export class Tracer {
       options?.host ?? this.host,
       options?.remote,
       recordingParent,
+      options?.timestamp,
     );
     const tags = options?.tags;
     if (tags !== undefined) for (const key of Object.keys(tags)) span.tag(key, tags[key]);
