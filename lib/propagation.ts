@@ -152,6 +152,8 @@ export function extractContext(
 
     const traceId = readHeaderUnsafe(carrier, 'x-b3-traceid', 'X-B3-TraceId');
     const spanId = readHeaderUnsafe(carrier, 'x-b3-spanid', 'X-B3-SpanId');
+    // The common no-header request stops here, without two more lookups.
+    if (traceId === undefined && spanId === undefined) return undefined;
     const sampled = readHeaderUnsafe(carrier, 'x-b3-sampled', 'X-B3-Sampled');
     const flags = readHeaderUnsafe(carrier, 'x-b3-flags', 'X-B3-Flags');
     const multi = b3MultiFromValues(traceId, spanId, sampled, flags);
