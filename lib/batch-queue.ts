@@ -181,18 +181,22 @@ export class BatchQueue {
   }
 
   /**
-   * Frees space by skipping the oldest waiting batch of the lane furthest behind, where that
-   * lane is the last one holding it (so skipping it really frees memory). False if no lane can.
+   * Frees space by skipping the oldest waiting batch of the lane furthest behind the others,
+   * where that lane is the last one holding it (so skipping it really frees memory). False if
+   * no lane can.
    */
   private makeRoom(): boolean {
     let laggard: Lane | undefined;
+    let shortest = Infinity;
     for (const lane of this.lanes) {
-      const waitingIndex = lane.busy ? 1 : 0;
-      const candidate = lane.backlog[waitingIndex];
+      shortest = Math.min(shortest, lane.backlog.length);
+      const candidate = lane.backlog[lane.busy ? 1 : 0];
       if (candidate === undefined || candidate.waiting !== 1) continue;
       if (laggard === undefined || lane.backlog.length > laggard.backlog.length) laggard = lane;
     }
-    if (laggard === undefined) return false;
+    // Only a lane behind the others is skipped; when every exporter is equally behind (or there
+    // is only one), the queue is simply full and the new span is the one dropped.
+    if (laggard === undefined || laggard.backlog.length <= shortest) return false;
     const [batch] = laggard.backlog.splice(laggard.busy ? 1 : 0, 1);
     laggard.stats.skipped += batch.spans.length;
     batch.skipped = true;

@@ -8,7 +8,8 @@ export interface IdGenerator {
   spanId(): string;
 }
 
-// One crypto call fills 4 KiB: 512 span ids, or 256 trace ids, per call to the kernel's CSPRNG.
+// One crypto call and one hex conversion per 4 KiB: 512 span ids, or 256 trace ids. Cutting ids
+// out of one long hex string is about three times cheaper than converting 8 bytes per id.
 const POOL_BYTES = 4096;
 const ZERO_SPAN_ID = '0000000000000000';
 const ZERO_TRACE_ID = ZERO_SPAN_ID + ZERO_SPAN_ID;
@@ -20,27 +21,29 @@ const ZERO_TRACE_ID = ZERO_SPAN_ID + ZERO_SPAN_ID;
  */
 export function randomIdGenerator(): IdGenerator {
   const pool = Buffer.allocUnsafe(POOL_BYTES);
-  let offset = POOL_BYTES;
+  let hexPool = '';
+  let offset = 0;
 
-  function hex(bytes: number): string {
-    if (offset + bytes > POOL_BYTES) {
+  function hex(chars: number): string {
+    if (offset + chars > hexPool.length) {
       randomFillSync(pool);
+      hexPool = pool.toString('hex');
       offset = 0;
     }
-    const id = pool.toString('hex', offset, offset + bytes);
-    offset += bytes;
+    const id = hexPool.substring(offset, offset + chars);
+    offset += chars;
     return id;
   }
 
   return {
     traceId() {
-      let id = hex(16);
-      while (id === ZERO_TRACE_ID) id = hex(16);
+      let id = hex(32);
+      while (id === ZERO_TRACE_ID) id = hex(32);
       return id;
     },
     spanId() {
-      let id = hex(8);
-      while (id === ZERO_SPAN_ID) id = hex(8);
+      let id = hex(16);
+      while (id === ZERO_SPAN_ID) id = hex(16);
       return id;
     },
   };

@@ -181,6 +181,12 @@ export class Tracer {
    */
   trace<R>(name: string, fn: (span: Span) => R, options?: SpanOptions): R {
     if (!this.enabled) return fn(NOOP_SPAN);
+    if (options?.parent === undefined) {
+      // Inside an unsampled trace a child would carry the very same ids and record nothing, so
+      // the current span serves as it is: no allocation, no context switch.
+      const current = this.store.active();
+      if (current !== undefined && !current.sampled && current !== SUPPRESSED) return fn(current);
+    }
     const span = this.startSpan(name, options);
     return this.store.run(span, () => runAndEnd(span, fn));
   }
