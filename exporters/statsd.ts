@@ -1,0 +1,373 @@
+import { hostname as osHostname } from 'node:os';
+import { type ClientOptions, StatsD, type Tags } from 'hot-shots';
+import { codes } from '../lib/codes';
+import { Diagnostics, errorMessage } from '../lib/diagnostics';
+import { invalidOption } from '../lib/options';
+import type { DiagnosticEvent, Exporter, FinishedSpan } from '../lib/types';
+import { MetricNames, sanitizePrefix } from './statsd-names';
+
+export { sanitizePrefix, sanitizeSegment } from './statsd-names';
+
+/** The hot-shots client type, for the `client` option. */
+export type StatsdClient = StatsD;
+
+/** Options for `StatsdExporter`. Every field is optional. */
+export interface StatsdExporterOptions {
+  /** The StatsD server. Default: `TOMOGRAPH_STATSD_HOST`, else `127.0.0.1`. */
+  host?: string;
+  /** The StatsD port. Default: `TOMOGRAPH_STATSD_PORT`, else 8125. */
+  port?: number;
+  /** Transport. Default `'udp'`. `'uds'` (Unix datagram socket) needs the `unix-dgram` package. */
+  protocol?: 'udp' | 'tcp' | 'uds';
+  /** With `protocol: 'uds'`: the socket path. Default hot-shots' (`/var/run/datadog/dsd.socket`). */
+  path?: string;
+  /** UDP: resolve `host` once a minute instead of on every packet. Default true. */
+  cacheDns?: boolean;
+  /** First segment(s) of every metric name; dots make tree levels, `''` means none. Default `tomograph`. */
+  prefix?: string;
+  /** The `<host>` segment of the hierarchical names. Default `os.hostname()`. */
+  hostname?: string;
+  /**
+   * True: DogStatsD/Telegraf style, timer `<prefix>.span` and counter `<prefix>.note` with tags
+   * `service`, `span`, `status` (and `note`), instead of the hierarchical names. Default false.
+   */
+  tags?: boolean;
+  /** With `tags: true`: Telegraf's tag syntax instead of DogStatsD's. Default false. */
+  telegraf?: boolean;
+  /** Tags added to every metric: `{ env: 'prod' }` or `['env:prod']`. Default none. */
+  globalTags?: Tags;
+  /**
+   * Bytes of metrics per packet; each export sends what is left at its end, so nothing waits
+   * for a timer. 0 sends one packet per metric. Default 1432 for UDP (fits a 1500-byte MTU),
+   * 8192 for TCP and UDS.
+   */
+  maxBufferSize?: number;
+  /** Cached metric names (tree places plus notes) at most; past it the cache starts over. Default 10000. */
+  maxNames?: number;
+  /**
+   * TCP and UDS: after a transport error, the exporter replaces its client at the next export,
+   * at most once per this many milliseconds (a restarted daemon is picked up). Default 1000.
+   */
+  reconnectIntervalMs?: number;
+  /** Further hot-shots options, passed through (the fields above win; `errorHandler` is the exporter's). */
+  clientOptions?: ClientOptions;
+  /**
+   * Your own hot-shots client, instead of one the exporter makes. It is flushed, never closed,
+   * by `shutdown()`; its own `errorHandler` sees errors of its buffered sends. Excludes the
+   * transport options above.
+   */
+  client?: StatsdClient;
+  /**
+   * Receives transport faults (code `TOMOGRAPH_TRANSPORT_ERROR`), at most one a second with a
+   * count of those suppressed. Default: one `process.emitWarning` per code for the process.
+   */
+  onDiagnostic?: (event: DiagnosticEvent) => void;
+}
+
+interface Resolved {
+  host: string;
+  port: number;
+  protocol: 'udp' | 'tcp' | 'uds';
+  path: string | undefined;
+  cacheDns: boolean;
+  telegraf: boolean;
+  globalTags: Tags | undefined;
+  maxBufferSize: number;
+  reconnectIntervalMs: number;
+  clientOptions: ClientOptions;
+}
+
+const KNOWN_OPTIONS = new Set([
+  'host', 'port', 'protocol', 'path', 'cacheDns', 'prefix', 'hostname', 'tags', 'telegraf', 'globalTags',
+  'maxBufferSize', 'maxNames', 'reconnectIntervalMs', 'clientOptions', 'client', 'onDiagnostic',
+]);
+/** Options that configure a client the exporter makes, so they make no sense beside `client`. */
+const CLIENT_OPTIONS = [
+  'host', 'port', 'protocol', 'path', 'cacheDns', 'telegraf', 'globalTags', 'maxBufferSize', 'reconnectIntervalMs',
+  'clientOptions',
+] as const;
+/** One diagnostic a second at most: a dead daemon fails every packet. */
+const REPORT_INTERVAL_MS = 1000;
+/** How long `shutdown()` waits for hot-shots to close its socket. */
+const CLOSE_TIMEOUT_MS = 2000;
+/** UDP errors after which a new socket helps (DNS or size errors would recur on any socket). */
+const DEAD_UDP_SOCKET = new Set(['ERR_SOCKET_DGRAM_NOT_RUNNING', 'ERR_SOCKET_CLOSED', 'ERR_SOCKET_DESTROYED']);
+
+/**
+ * Sends each finished span to StatsD through hot-shots: a timer in milliseconds per span and a
+ * counter of 1 per note, named after the span's place in its local tree (carpy's hierarchical
+ * model, see `MetricNames`) or, with `tags: true`, DogStatsD/Telegraf style. Transport faults
+ * never reach the app: they go to `onDiagnostic`, and a TCP or UDS client that broke is replaced.
+ */
+export class StatsdExporter implements Exporter {
+  private readonly options: Resolved | undefined;
+  private readonly names: MetricNames;
+  private readonly diagnostics: Diagnostics;
+  private readonly ownsClient: boolean;
+  private client: StatsdClient | undefined;
+  /** Callback for every send of the current client; errors of older clients are ignored. */
+  private onSent: (error?: Error | null) => void;
+  private generation = 0;
+  private createdAtMs = 0;
+  private broken = false;
+  private closed = false;
+  private lastReportMs = -Infinity;
+  private suppressed = 0;
+  private shutdownPromise: Promise<void> | undefined;
+
+  /** Throws a TypeError (code `TOMOGRAPH_ERR_INVALID_OPTION`) on a wrong option; never after. */
+  constructor(options: StatsdExporterOptions = {}) {
+    if (options === null || typeof options !== 'object') throw invalidOption('StatsdExporter takes an options object');
+    for (const key of Object.keys(options)) {
+      if (!KNOWN_OPTIONS.has(key)) throw invalidOption(`StatsdExporter: unknown option "${key}"`);
+    }
+    if (options.onDiagnostic !== undefined && typeof options.onDiagnostic !== 'function') {
+      throw invalidOption('StatsdExporter: onDiagnostic must be a function');
+    }
+    const prefix = options.prefix ?? 'tomograph';
+    if (typeof prefix !== 'string') throw invalidOption('StatsdExporter: prefix must be a string');
+    const hostname = options.hostname ?? defaultHostname();
+    if (typeof hostname !== 'string' || hostname.trim() === '') {
+      throw invalidOption('StatsdExporter: hostname must be a non-empty string');
+    }
+    const tags = options.tags ?? false;
+    if (typeof tags !== 'boolean') throw invalidOption('StatsdExporter: tags must be a boolean');
+    const maxNames = integer('maxNames', options.maxNames, 10000, 1);
+
+    this.diagnostics = new Diagnostics(options.onDiagnostic);
+    this.names = new MetricNames({ prefix: sanitizePrefix(prefix), hostname, tags, maxNames });
+    this.onSent = this.sendCallback(0);
+
+    if (options.client !== undefined) {
+      const client = options.client as unknown as Record<string, unknown>;
+      if (client === null || typeof client !== 'object' || typeof client.timing !== 'function' ||
+        typeof client.increment !== 'function' || typeof client.flush !== 'function') {
+        throw invalidOption('StatsdExporter: client must be a hot-shots StatsD client');
+      }
+      for (const key of CLIENT_OPTIONS) {
+        if (options[key] !== undefined) throw invalidOption(`StatsdExporter: ${key} cannot be combined with client`);
+      }
+      this.ownsClient = false;
+      this.client = options.client;
+      this.options = undefined;
+    } else {
+      this.ownsClient = true;
+      this.options = resolveTransport(options);
+      this.connect();
+    }
+  }
+
+  /** Sends a timer per span and a counter per note, then hands the last packet to the socket. */
+  export(spans: readonly FinishedSpan[]): void {
+    if (this.closed) return;
+    if (this.broken && this.ownsClient && Date.now() - this.createdAtMs >= (this.options as Resolved).reconnectIntervalMs) {
+      this.reconnect();
+    }
+    const client = this.client;
+    if (client === undefined) return;
+    const names = this.names;
+    const onSent = this.onSent;
+    for (let i = 0; i < spans.length; i++) {
+      const span = spans[i];
+      const metrics = names.forSpan(span);
+      if (span.error === undefined) client.timing(metrics.okName, span.duration / 1000, undefined, metrics.okTags, onSent);
+      else client.timing(metrics.errorName, span.duration / 1000, undefined, metrics.errorTags, onSent);
+      const notes = span.notes;
+      for (let j = 0; j < notes.length; j++) {
+        const note = names.forNote(metrics, notes[j].value);
+        client.increment(note.name, 1, undefined, note.tags, onSent);
+      }
+    }
+    // Sends the partly filled last packet now rather than on hot-shots' interval timer.
+    client.flush(onSent);
+  }
+
+  /** Resolves when every metric so far has been handed to the socket. Never rejects. */
+  flush(): Promise<void> {
+    const client = this.client;
+    if (client === undefined || this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const onSent = this.onSent;
+      try {
+        client.flush((error) => {
+          onSent(error);
+          resolve();
+        });
+      } catch (error) {
+        onSent(error as Error);
+        resolve();
+      }
+    });
+  }
+
+  /**
+   * Flushes, then closes the socket of a client the exporter made (a client you passed in is
+   * only flushed), so the process can exit. Safe to call twice; later exports are dropped.
+   */
+  shutdown(): Promise<void> {
+    if (this.shutdownPromise === undefined) {
+      this.shutdownPromise = this.flush().then(() => {
+        this.closed = true;
+        const client = this.client;
+        if (!this.ownsClient || client === undefined) return;
+        this.client = undefined;
+        return closeClient(client);
+      });
+    }
+    return this.shutdownPromise;
+  }
+
+  private connect(): void {
+    const options = this.options as Resolved;
+    const generation = ++this.generation;
+    const handler = this.sendCallback(generation);
+    this.onSent = handler;
+    this.createdAtMs = Date.now();
+    this.broken = false;
+    try {
+      this.client = new StatsD({
+        ...options.clientOptions,
+        host: options.host,
+        port: options.port,
+        protocol: options.protocol,
+        ...(options.path === undefined ? {} : { path: options.path }),
+        cacheDns: options.cacheDns,
+        telegraf: options.telegraf,
+        ...(options.globalTags === undefined ? {} : { globalTags: options.globalTags }),
+        maxBufferSize: options.maxBufferSize,
+        // The exporter sends its own prefix as part of cached names; hot-shots must add none.
+        prefix: '',
+        suffix: '',
+        errorHandler: handler,
+      });
+    } catch (error) {
+      this.client = undefined;
+      handler(error as Error);
+    }
+  }
+
+  private reconnect(): void {
+    const old = this.client;
+    this.client = undefined;
+    if (old !== undefined) void closeClient(old);
+    this.connect();
+  }
+
+  /**
+   * One callback per client, made once: hot-shots calls it for every send (and as its
+   * `errorHandler`), so the export loop allocates nothing for it.
+   */
+  private sendCallback(generation: number): (error?: Error | null) => void {
+    return (error) => {
+      if (error === undefined || error === null || generation !== this.generation || this.closed) return;
+      this.transportError(error);
+    };
+  }
+
+  private transportError(error: Error): void {
+    const options = this.options;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (this.ownsClient && options !== undefined &&
+      (options.protocol !== 'udp' || (code !== undefined && DEAD_UDP_SOCKET.has(code)))) {
+      this.broken = true;
+    }
+    const now = Date.now();
+    if (now - this.lastReportMs < REPORT_INTERVAL_MS) {
+      this.suppressed++;
+      return;
+    }
+    const suppressed = this.suppressed;
+    this.lastReportMs = now;
+    this.suppressed = 0;
+    const where = options === undefined
+      ? 'the StatsD client'
+      : options.protocol === 'uds' ? `StatsD at ${options.path ?? 'the default socket'}` : `StatsD at ${options.host}:${options.port} (${options.protocol})`;
+    this.diagnostics.report(codes.TRANSPORT_ERROR, `tomograph: sending to ${where} failed: ${errorMessage(error)}`, {
+      error,
+      code,
+      suppressed,
+    });
+  }
+}
+
+/** Applies defaults and the environment to the transport options; throws on a wrong one. */
+function resolveTransport(options: StatsdExporterOptions): Resolved {
+  const host = options.host ?? nonEmpty(process.env.TOMOGRAPH_STATSD_HOST) ?? '127.0.0.1';
+  if (typeof host !== 'string' || host.trim() === '') throw invalidOption('StatsdExporter: host must be a non-empty string');
+  const envPort = nonEmpty(process.env.TOMOGRAPH_STATSD_PORT);
+  const port = options.port ?? Number(envPort ?? 8125);
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+    const source = options.port === undefined ? `TOMOGRAPH_STATSD_PORT (${JSON.stringify(envPort)})` : 'port';
+    throw invalidOption(`StatsdExporter: ${source} must be an integer port from 1 to 65535, not ${String(options.port ?? envPort)}`);
+  }
+  const protocol = options.protocol ?? 'udp';
+  if (protocol !== 'udp' && protocol !== 'tcp' && protocol !== 'uds') {
+    throw invalidOption(`StatsdExporter: protocol must be 'udp', 'tcp' or 'uds', not ${JSON.stringify(protocol)}`);
+  }
+  if (options.path !== undefined && (typeof options.path !== 'string' || options.path === '')) {
+    throw invalidOption('StatsdExporter: path must be a non-empty string');
+  }
+  const cacheDns = options.cacheDns ?? true;
+  if (typeof cacheDns !== 'boolean') throw invalidOption('StatsdExporter: cacheDns must be a boolean');
+  const telegraf = options.telegraf ?? false;
+  if (typeof telegraf !== 'boolean') throw invalidOption('StatsdExporter: telegraf must be a boolean');
+  const globalTags = options.globalTags;
+  if (globalTags !== undefined) {
+    const valid = Array.isArray(globalTags)
+      ? globalTags.every((tag) => typeof tag === 'string')
+      : globalTags !== null && typeof globalTags === 'object' &&
+        Object.values(globalTags).every((value) => typeof value === 'string');
+    if (!valid) throw invalidOption('StatsdExporter: globalTags must be an array of strings or an object of strings');
+  }
+  const maxBufferSize = integer('maxBufferSize', options.maxBufferSize, protocol === 'udp' ? 1432 : 8192, 0);
+  const reconnectIntervalMs = integer('reconnectIntervalMs', options.reconnectIntervalMs, 1000, 0);
+  const clientOptions = options.clientOptions ?? {};
+  if (clientOptions === null || typeof clientOptions !== 'object') {
+    throw invalidOption('StatsdExporter: clientOptions must be an object of hot-shots options');
+  }
+  if (clientOptions.errorHandler !== undefined) {
+    throw invalidOption('StatsdExporter: clientOptions.errorHandler is the exporter\'s own; use onDiagnostic');
+  }
+  return {
+    host, port, protocol, path: options.path, cacheDns, telegraf, globalTags, maxBufferSize, reconnectIntervalMs,
+    clientOptions,
+  };
+}
+
+function integer(name: string, value: unknown, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw invalidOption(`StatsdExporter: ${name} must be an integer >= ${min}, not ${String(value)}`);
+  }
+  return value;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function defaultHostname(): string {
+  try {
+    return osHostname() || 'unknown_host';
+  } catch {
+    return 'unknown_host';
+  }
+}
+
+/** Closes a hot-shots client; resolves when its socket is closed, or after CLOSE_TIMEOUT_MS. */
+function closeClient(client: StatsdClient): Promise<void> {
+  return new Promise((resolve) => {
+    // A socket that had already died never emits 'close' again, so hot-shots may not call back.
+    const timer = setTimeout(resolve, CLOSE_TIMEOUT_MS);
+    timer.unref();
+    try {
+      client.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    } catch {
+      clearTimeout(timer);
+      resolve();
+    }
+  });
+}
