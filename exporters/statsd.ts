@@ -211,7 +211,8 @@ export class StatsdExporter implements Exporter {
         const client = this.client;
         if (!this.ownsClient || client === undefined) return;
         this.client = undefined;
-        return closeClient(client);
+        // A connection known to be dead never reports its close: do not wait for it.
+        return closeClient(client, this.broken ? 0 : CLOSE_TIMEOUT_MS);
       });
     }
     return this.shutdownPromise;
@@ -249,7 +250,7 @@ export class StatsdExporter implements Exporter {
   private reconnect(): void {
     const old = this.client;
     this.client = undefined;
-    if (old !== undefined) void closeClient(old);
+    if (old !== undefined) void closeClient(old, 0);
     this.connect();
   }
 
@@ -354,11 +355,11 @@ function defaultHostname(): string {
   }
 }
 
-/** Closes a hot-shots client; resolves when its socket is closed, or after CLOSE_TIMEOUT_MS. */
-function closeClient(client: StatsdClient): Promise<void> {
+/** Closes a hot-shots client; resolves when its socket is closed, or after `waitMs` at most. */
+function closeClient(client: StatsdClient, waitMs: number): Promise<void> {
   return new Promise((resolve) => {
     // A socket that had already died never emits 'close' again, so hot-shots may not call back.
-    const timer = setTimeout(resolve, CLOSE_TIMEOUT_MS);
+    const timer = setTimeout(resolve, waitMs);
     timer.unref();
     try {
       client.close(() => {
