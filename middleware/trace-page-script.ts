@@ -114,6 +114,8 @@ export const PAGE_SCRIPT = String.raw`
   function renderList() {
     renderTabs();
     var box = $('traces');
+    // Rebuilding the list every few seconds must not steal the keyboard focus.
+    var focused = document.activeElement && box.contains(document.activeElement) ? document.activeElement.getAttribute('data-trace-id') : null;
     box.replaceChildren();
     var list = state.lists ? state.lists[state.view] || [] : [];
     if (list.length === 0) {
@@ -144,6 +146,7 @@ export const PAGE_SCRIPT = String.raw`
       add(item, add(el('div', 'mini'), bar));
       item.addEventListener('click', function () { select(t.traceId); });
       add(box, add(li, item));
+      if (t.traceId === focused) item.focus({ preventScroll: true });
     });
   }
 
