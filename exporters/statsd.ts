@@ -111,6 +111,8 @@ export class StatsdExporter implements Exporter {
   private createdAtMs = 0;
   private broken = false;
   private closed = false;
+  /** While `shutdown()` waits for the socket to close: an error then means it never will. */
+  private stopWaitingForClose: (() => void) | undefined;
   private lastReportMs = -Infinity;
   private suppressed = 0;
   private shutdownPromise: Promise<void> | undefined;
@@ -211,8 +213,12 @@ export class StatsdExporter implements Exporter {
         const client = this.client;
         if (!this.ownsClient || client === undefined) return;
         this.client = undefined;
-        // A connection known to be dead never reports its close: do not wait for it.
-        return closeClient(client, this.broken ? 0 : CLOSE_TIMEOUT_MS);
+        // A dead connection never reports its close, so a known or new fault ends the wait.
+        if (this.broken) return void closeClient(client, 0);
+        return new Promise<void>((resolve) => {
+          this.stopWaitingForClose = resolve;
+          void closeClient(client, CLOSE_TIMEOUT_MS).then(resolve);
+        });
       });
     }
     return this.shutdownPromise;
@@ -260,8 +266,9 @@ export class StatsdExporter implements Exporter {
    */
   private sendCallback(generation: number): (error?: Error | null) => void {
     return (error) => {
-      if (error === undefined || error === null || generation !== this.generation || this.closed) return;
-      this.transportError(error);
+      if (error === undefined || error === null || generation !== this.generation) return;
+      if (this.closed) this.stopWaitingForClose?.();
+      else this.transportError(error);
     };
   }
 
