@@ -1,4 +1,5 @@
 import { codes } from './codes';
+import { exportersFromEnv } from './env-exporters';
 import type { ContextStoreName } from './context';
 import type { Clock } from './clock';
 import type { DiagnosticListener } from './diagnostics';
@@ -10,7 +11,10 @@ import type { Exporter, PropagationFormat } from './types';
 export interface TracerOptions {
   /** The service recorded on every span. Default: `TOMOGRAPH_SERVICE_NAME`, else `unknown_service`. */
   serviceName?: string;
-  /** Where finished spans go. Default: none (spans are counted as dropped, `noExporter`). */
+  /**
+   * Where finished spans go. Default: those the environment asks for (`TOMOGRAPH_ZIPKIN_URL`,
+   * `TOMOGRAPH_STATSD_HOST`), else none (spans are then counted as dropped, `noExporter`).
+   */
   exporters?: readonly Exporter[];
   /** The async-context store. Default `'async-local-storage'`. */
   context?: ContextStoreName;
@@ -88,7 +92,7 @@ export function resolveOptions(options: TracerOptions, env: NodeJS.ProcessEnv = 
     throw invalidOption('serviceName must be a non-empty string');
   }
 
-  const exporters = options.exporters ?? [];
+  const exporters = options.exporters ?? exportersFromEnv(env);
   if (!Array.isArray(exporters)) throw invalidOption('exporters must be an array');
   exporters.forEach((exporter, i) => {
     if (exporter === null || typeof exporter !== 'object' || typeof exporter.export !== 'function') {

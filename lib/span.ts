@@ -46,6 +46,9 @@ export interface SpanSink {
 // Shared empty values: most spans carry no notes or few tags, so each span allocates its
 // array/object only on first write.
 const NO_NOTES: readonly Note[] = Object.freeze([]) as readonly Note[];
+// A loop that annotates or tags without end must not grow a span without bound.
+const MAX_NOTES = 1000;
+const MAX_TAGS = 256;
 const NO_TAGS: Readonly<Record<string, TagValue>> = Object.freeze({});
 
 /** A sampled span that records its notes and tags and is exported when it ends. */
@@ -69,6 +72,8 @@ export class RecordingSpan implements Span, FinishedSpan {
   readonly localParent: RecordingSpan | undefined;
   /** Set when `start()` (not a scoped `trace`) made this span current: `stop()` may end it. */
   enteredByStart: boolean;
+  /** The span that was current when `start()` made this one current: `stop()` restores it. */
+  previousCurrent: Span | undefined;
   private sink: SpanSink | undefined;
 
   constructor(
@@ -100,6 +105,7 @@ export class RecordingSpan implements Span, FinishedSpan {
     this.sampled = true;
     this.localParent = localParent;
     this.enteredByStart = false;
+    this.previousCurrent = undefined;
     this.sink = sink;
   }
 
@@ -120,13 +126,14 @@ export class RecordingSpan implements Span, FinishedSpan {
         ? { timestamp, value: String(value) }
         : { timestamp, value: String(value), duration: Math.max(0, Math.floor(options.duration)) };
     if (this.notes === NO_NOTES) this.notes = [note];
-    else this.notes.push(note);
+    else if (this.notes.length < MAX_NOTES) this.notes.push(note);
     return this;
   }
 
   tag(key: string, value: TagValue): this {
     if (this.sink === undefined) return this;
     if (this.tags === NO_TAGS) this.tags = {};
+    else if (!(key in this.tags) && Object.keys(this.tags).length >= MAX_TAGS) return this;
     this.tags[key] = value;
     return this;
   }
@@ -160,6 +167,7 @@ export class NonRecordingSpan implements Span {
   readonly recording = false;
   readonly sampled = false;
   enteredByStart = false;
+  previousCurrent: Span | undefined = undefined;
 
   constructor(
     readonly traceId: string,
