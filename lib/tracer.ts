@@ -55,7 +55,7 @@ export interface TracerStats {
 /** Fields the tracer keeps on the spans it made, beside the public ones. */
 interface StackSpan extends Span {
   enteredByStart: boolean;
-  readonly localParent?: Span;
+  previousCurrent: Span | undefined;
 }
 
 const MAX_REPORTED_VALUE = 128;
@@ -149,8 +149,10 @@ export class Tracer {
       else if (typeof (parentOption as TraceContext).spanId === 'string') remote = parentOption as TraceContext;
       else parent = parentOption as Span;
     }
-    if (parent === SUPPRESSED) return NOOP_SPAN;
-    if (parent !== undefined && parent !== NOOP_SPAN) {
+    // Under the no-op span (which `trace` makes current while exporting), children are no-ops
+    // too: otherwise a span started there would begin a new, sampled root trace.
+    if (parent === SUPPRESSED || parent === NOOP_SPAN) return NOOP_SPAN;
+    if (parent !== undefined) {
       if (!parent.sampled) return new NonRecordingSpan(parent.traceId, parent.id, name, parent, parent.parentId);
       return this.recordingSpan(parent.traceId, parent.id, name, options, parent);
     }
@@ -217,6 +219,8 @@ export class Tracer {
     const span = this.startSpan(name, options) as StackSpan;
     if (span === NOOP_SPAN) return span;
     span.enteredByStart = true;
+    // stop() goes back to what was current, which is not the parent when `options.parent` was given.
+    span.previousCurrent = this.store.active();
     this.store.enter(span);
     return span;
   }
@@ -244,7 +248,9 @@ export class Tracer {
       return;
     }
     current.end();
-    this.store.enter(current.localParent);
+    const previous = current.previousCurrent;
+    current.previousCurrent = undefined;
+    this.store.enter(previous);
   }
 
   /** The span current in this async flow, if any. */
@@ -408,7 +414,8 @@ function runAndEnd<R>(span: Span, fn: (span: Span) => R): R {
     throw error;
   }
   if (isThenable(result)) {
-    return result.then(
+    // Promise.resolve adopts a custom thenable, whose own then() may return nothing (or throw).
+    return Promise.resolve(result).then(
       (value) => {
         span.end();
         return value;
