@@ -170,8 +170,9 @@ export class ZipkinExporter implements Exporter {
   }
 
   /**
-   * Stops taking batches, gives each batch waiting for a retry one last attempt now, waits for
-   * posts in flight (at most `timeoutMs`), then closes every socket. Safe to call twice.
+   * Stops taking batches, gives each batch still being retried one last attempt now (no
+   * backoff), waits for posts in flight (at most `timeoutMs`), then closes every socket. Safe
+   * to call twice.
    */
   shutdown(): Promise<void> {
     if (this.shutdownPromise === undefined) this.shutdownPromise = this.close();
@@ -233,17 +234,17 @@ export class ZipkinExporter implements Exporter {
       }
       this.counts.posts++;
       if (attempt > 0) this.counts.retries++;
+      // An attempt started after shutdown began is the last one.
+      const last = this.closing;
       try {
         await this.client.post(body, this.gzip);
         this.counts.spansSent += chunk.spans;
         return;
       } catch (caught) {
         const error = caught as ZipkinExportError;
-        if (!error.retryable || attempt >= this.maxRetries || this.closing) {
-          throw this.lost(error, chunk.spans, attempt + 1);
-        }
+        if (!error.retryable || attempt >= this.maxRetries || last) throw this.lost(error, chunk.spans, attempt + 1);
       }
-      await this.backoff(attempt);
+      if (!this.closing) await this.backoff(attempt);
     }
   }
 
@@ -263,9 +264,10 @@ export class ZipkinExporter implements Exporter {
         this.sleepers.delete(wake);
         resolve();
       };
-      // Unref'd: a process that is done anyway does not wait for telemetry retries.
+      // Not unref'd: code awaiting flush() or shutdown() must see them finish, and an unref'd
+      // wait would let Node exit in the middle of that await, skipping the code after it.
+      // The wait is bounded (retryMaxMs), and shutdown() cuts it short.
       const timer = setTimeout(wake, delayMs);
-      timer.unref();
       this.sleepers.add(wake);
     });
   }
