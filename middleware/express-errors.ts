@@ -1,0 +1,48 @@
+/**
+ * The errors an Express 5 request met, as the router itself reports them.
+ *
+ * router >= 2.3 (what Express 5 installs) publishes every handler invocation on the
+ * `express.router.request` TracingChannel; its `error` event carries the error at its origin,
+ * whether passed to `next(err)`, thrown, or rejected by an async handler, before any error
+ * handler sees it. We only read it: the user's error object reaches their handler unchanged.
+ * Express 4 has no such channel and no public hook for `next(err)`; there a 5xx response is
+ * what marks the span failed (README, "Errors").
+ *
+ * Subscribing makes the router allocate a small context per handler call, so we subscribe once,
+ * when the first middleware is created, and only record on requests we trace.
+ */
+import diagnosticsChannel from 'node:diagnostics_channel';
+
+/** The first error of a traced request: set on the response object by the subscriber. */
+export const REQUEST_ERROR = Symbol('tomograph.requestError');
+/** Marks a response whose request tomograph traces (the subscriber ignores all others). */
+export const TRACED = Symbol('tomograph.traced');
+
+/** The channel's `error` event name (`TracingChannel('express.router.request').error`). */
+export const ROUTER_ERROR_CHANNEL = 'tracing:express.router.request:error';
+
+interface RouterErrorContext {
+  res?: { [TRACED]?: unknown; [REQUEST_ERROR]?: unknown };
+  error?: unknown;
+}
+
+let subscribed = false;
+
+function onRouterError(message: unknown): void {
+  const ctx = message as RouterErrorContext;
+  const res = ctx?.res;
+  if (res === undefined || res === null || res[TRACED] === undefined) return;
+  // The first error is the origin; a handler that replaces it later does not hide it.
+  if (res[REQUEST_ERROR] === undefined && ctx.error !== undefined) res[REQUEST_ERROR] = ctx.error;
+}
+
+/** Subscribes to the router's error events (once per process). Never throws. */
+export function listenToRouterErrors(): void {
+  if (subscribed) return;
+  subscribed = true;
+  try {
+    diagnosticsChannel.channel(ROUTER_ERROR_CHANNEL).subscribe(onRouterError);
+  } catch {
+    // An old Node without the channel API: a 5xx still marks the span failed.
+  }
+}
