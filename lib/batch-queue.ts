@@ -42,6 +42,8 @@ export interface DropCounts {
 }
 
 interface Batch {
+  /** Cut order. */
+  readonly seq: number;
   readonly spans: readonly FinishedSpan[];
   /** Lanes that have not finished with this batch yet. */
   waiting: number;
@@ -75,9 +77,11 @@ export class BatchQueue {
   private batchedSpans = 0;
   private readonly lanes: Lane[];
   private timer: NodeJS.Timeout | undefined;
-  private accepted = 0;
-  private settled = 0;
-  private settleWaiters: { target: number; resolve: () => void }[] = [];
+  private nextSeq = 0;
+  /** Batches cut and not settled yet, oldest first (a Set iterates in insertion order). */
+  private readonly open = new Set<Batch>();
+  /** `flush()` calls waiting for every batch up to `seq` to settle. */
+  private settleWaiters: { seq: number; resolve: () => void }[] = [];
   private queueFullReported = false;
   private closed = false;
 
@@ -129,7 +133,6 @@ export class BatchQueue {
     }
     this.queueFullReported = false;
     this.buffer.push(span);
-    this.accepted++;
     if (this.buffer.length >= this.options.maxBatchSize) this.cutBatches(false);
     else if (this.timer === undefined) this.schedule();
   }
@@ -139,18 +142,22 @@ export class BatchQueue {
    * (exported or dropped), then asks every exporter to flush what it buffers itself.
    */
   async flush(): Promise<void> {
-    const target = this.accepted;
     this.cutBatches(true);
-    if (this.settled < target) {
-      await new Promise<void>((resolve) => this.settleWaiters.push({ target, resolve }));
+    // Waits by batch, not by span count: a newer batch skipped for a lagging exporter settles
+    // before an older one still in flight.
+    const seq = this.nextSeq - 1;
+    if (this.oldestOpenSeq() <= seq) {
+      await new Promise<void>((resolve) => this.settleWaiters.push({ seq, resolve }));
     }
     await Promise.all(this.lanes.map((lane) => this.callLifecycle(lane, 'flush')));
   }
 
   /** Flushes, then shuts every exporter down. Spans that end afterwards are dropped. */
   async shutdown(): Promise<void> {
-    await this.flush();
+    // Closed first: a span that ends while the flush runs is counted as dropped (shutdown)
+    // rather than left in the buffer after the timer is gone.
     this.closed = true;
+    await this.flush();
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     await Promise.all(this.lanes.map((lane) => this.callLifecycle(lane, 'shutdown')));
@@ -170,7 +177,8 @@ export class BatchQueue {
     while (this.buffer.length >= size || (all && this.buffer.length > 0)) {
       const spans = this.buffer.length <= size ? this.buffer : this.buffer.slice(0, size);
       this.buffer = spans === this.buffer ? [] : this.buffer.slice(size);
-      const batch: Batch = { spans, waiting: this.lanes.length, failed: false, skipped: false };
+      const batch: Batch = { seq: this.nextSeq++, spans, waiting: this.lanes.length, failed: false, skipped: false };
+      this.open.add(batch);
       this.batchedSpans += spans.length;
       for (const lane of this.lanes) {
         lane.backlog.push(batch);
@@ -270,14 +278,20 @@ export class BatchQueue {
     if (batch.failed) this.drops.exportFailed += n;
     else if (batch.skipped) this.drops.exporterBusy += n;
     else this.exported += n;
-    this.settled += n;
+    this.open.delete(batch);
     if (this.settleWaiters.length > 0) {
+      const oldest = this.oldestOpenSeq();
       this.settleWaiters = this.settleWaiters.filter((waiter) => {
-        if (this.settled < waiter.target) return true;
+        if (oldest <= waiter.seq) return true;
         waiter.resolve();
         return false;
       });
     }
+  }
+
+  private oldestOpenSeq(): number {
+    const first = this.open.values().next();
+    return first.done === true ? Infinity : first.value.seq;
   }
 
   private async callLifecycle(lane: Lane, method: 'flush' | 'shutdown'): Promise<void> {
