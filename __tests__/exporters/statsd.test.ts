@@ -1,4 +1,6 @@
-import { hostname } from 'node:os';
+import { rmSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { StatsD } from 'hot-shots';
 import { StatsdExporter, type StatsdExporterOptions } from '../../exporters/statsd';
 import { sanitizeSegment } from '../../exporters/statsd-names';
@@ -241,6 +243,54 @@ describe('StatsdExporter: your own hot-shots client', () => {
       expect(await daemon.counter(`${prefix}.still_open`)).toBe(1);
     } finally {
       await new Promise((resolve) => client.close(resolve));
+    }
+  });
+});
+
+describe('StatsdExporter: Unix datagram socket (protocol: \'uds\')', () => {
+  // The StatsD daemon cannot listen on a Unix datagram socket, so a unix-dgram server (the
+  // package hot-shots itself uses for UDS) stands in as the receiving end.
+  interface UnixDgramSocket {
+    bind(path: string): void;
+    close(): void;
+    on(event: 'listening', listener: () => void): void;
+    on(event: 'message', listener: (buf: Buffer) => void): void;
+    on(event: 'error', listener: (error: Error) => void): void;
+  }
+  const unixDgram = require('unix-dgram') as { createSocket(type: 'unix_dgram'): UnixDgramSocket };
+
+  test('sends the same names over a Unix datagram socket at `path`', async () => {
+    const path = join(tmpdir(), `tomograph-statsd-${process.pid}-${Date.now()}.sock`);
+    const server = unixDgram.createSocket('unix_dgram');
+    const lines: string[] = [];
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.on('listening', resolve);
+        server.on('error', reject);
+        server.bind(path);
+      });
+      const prefix = uniquePrefix();
+      const root = `${prefix}.shop.${HOST_SEGMENT}.GET_users_id`;
+      const received = new Promise<void>((resolve) => {
+        server.on('message', (buf) => {
+          lines.push(...buf.toString().split('\n'));
+          if (lines.includes(`${root}.ok:30|ms`)) resolve();
+        });
+      });
+      const exporter = makeExporter({ protocol: 'uds', path, prefix });
+      const { tracer, clock } = makeTracer(exporter);
+      request(tracer, clock, 30, 10, false);
+      await tracer.flush();
+      await received;
+      expect(lines).toEqual(expect.arrayContaining([
+        `${root}.children.load_user.children.select.ok:2|ms`,
+        `${root}.children.load_user.notes.cache_miss:1|c`,
+        `${root}.children.load_user.ok:10|ms`,
+        `${root}.ok:30|ms`,
+      ]));
+    } finally {
+      server.close();
+      rmSync(path, { force: true });
     }
   });
 });
