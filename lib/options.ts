@@ -123,16 +123,36 @@ export function resolveOptions(options: TracerOptions, env: NodeJS.ProcessEnv = 
   const maxQueueSize = positiveInteger('maxQueueSize', options.maxQueueSize, 2048);
   const maxBatchSize = positiveInteger('maxBatchSize', options.maxBatchSize, 512);
   if (maxBatchSize > maxQueueSize) throw invalidOption('maxBatchSize must not exceed maxQueueSize');
-  const scheduledDelayMs = positiveInteger('scheduledDelayMs', options.scheduledDelayMs, 1000, true);
-  const exportTimeoutMs = positiveInteger('exportTimeoutMs', options.exportTimeoutMs, 10000);
+  const scheduledDelayMs = positiveInteger('scheduledDelayMs', options.scheduledDelayMs, 1000, true, MAX_TIMER_MS);
+  const exportTimeoutMs = positiveInteger('exportTimeoutMs', options.exportTimeoutMs, 10000, false, MAX_TIMER_MS);
 
   if (options.onDiagnostic !== undefined && typeof options.onDiagnostic !== 'function') {
     throw invalidOption('onDiagnostic must be a function');
   }
   const disabled = options.disabled ?? isTrue(env.TOMOGRAPH_DISABLED);
   if (typeof disabled !== 'boolean') throw invalidOption('disabled must be a boolean');
-  if (options.host !== undefined && (options.host === null || typeof options.host !== 'object')) {
-    throw invalidOption('host must be an object { address?, port? }');
+  const host = options.host;
+  if (
+    host !== undefined &&
+    (host === null ||
+      typeof host !== 'object' ||
+      (host.address !== undefined && typeof host.address !== 'string') ||
+      (host.port !== undefined && !(Number.isInteger(host.port) && host.port >= 0 && host.port <= 65535)))
+  ) {
+    throw invalidOption('host must be an object { address?: string, port?: integer 0..65535 }');
+  }
+  // Injected parts are called on every span: a wrong one must fail here, not in the app later.
+  if (options.clsNamespace !== undefined && (typeof options.clsNamespace !== 'string' || options.clsNamespace === '')) {
+    throw invalidOption('clsNamespace must be a non-empty string');
+  }
+  if (options.clock !== undefined && !hasMethods(options.clock, 'nowUs')) {
+    throw invalidOption('clock must be an object with a nowUs() method');
+  }
+  if (options.idGenerator !== undefined && !hasMethods(options.idGenerator, 'traceId', 'spanId')) {
+    throw invalidOption('idGenerator must be an object with traceId() and spanId() methods');
+  }
+  if (options.random !== undefined && typeof options.random !== 'function') {
+    throw invalidOption('random must be a function returning numbers in [0, 1)');
   }
 
   return {
@@ -152,12 +172,21 @@ export function resolveOptions(options: TracerOptions, env: NodeJS.ProcessEnv = 
   };
 }
 
-function positiveInteger(name: string, value: unknown, fallback: number, allowZero = false): number {
+// setTimeout fires at once (with a TimeoutOverflowWarning) for longer delays.
+const MAX_TIMER_MS = 2_147_483_647;
+
+function positiveInteger(name: string, value: unknown, fallback: number, allowZero = false, max = Infinity): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < (allowZero ? 0 : 1)) {
-    throw invalidOption(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, not ${String(value)}`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < (allowZero ? 0 : 1) || value > max) {
+    const range = max === Infinity ? '' : ` up to ${max}`;
+    throw invalidOption(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer${range}, not ${String(value)}`);
   }
   return value;
+}
+
+function hasMethods(value: unknown, ...names: string[]): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  return names.every((name) => typeof (value as Record<string, unknown>)[name] === 'function');
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

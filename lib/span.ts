@@ -97,7 +97,8 @@ export class RecordingSpan implements Span, FinishedSpan {
     this.kind = kind;
     this.host = host;
     this.remote = remote;
-    this.timestamp = timestamp ?? sink.clock.nowUs();
+    // Given times may be fractional (from performance.now, say); exported ones are whole µs.
+    this.timestamp = timestamp === undefined ? sink.clock.nowUs() : Math.floor(timestamp);
     this.duration = 0;
     this.notes = NO_NOTES as Note[];
     this.tags = NO_TAGS as Record<string, TagValue>;
@@ -120,7 +121,8 @@ export class RecordingSpan implements Span, FinishedSpan {
 
   annotate(value: string, options?: NoteOptions): this {
     if (this.sink === undefined) return this;
-    const timestamp = options?.timestamp ?? this.sink.clock.nowUs();
+    const given = options?.timestamp;
+    const timestamp = given === undefined ? this.sink.clock.nowUs() : Math.floor(given);
     const note: Note =
       options?.duration === undefined
         ? { timestamp, value: String(value) }
