@@ -33,9 +33,26 @@ export class Diagnostics {
   }
 }
 
+// Messages that integrations registered for errors whose own message must not be exported.
+const exportedMessages = new WeakMap<object, string>();
+
+/**
+ * Registers the text that spans show for `error` instead of its own message: an integration
+ * calls it when the message holds secrets (Knex writes a failed query's binding values into its
+ * errors), so that every span the same error object fails, up to the request, shows the safe
+ * text. The error object itself is left untouched. Weakly held: no leak.
+ */
+export function setExportedMessage(error: unknown, message: string): void {
+  if (error !== null && typeof error === 'object') exportedMessages.set(error, message);
+}
+
 /** A message for any thrown value, without ever throwing itself (a getter may throw). */
 export function errorMessage(error: unknown): string {
   try {
+    if (error !== null && typeof error === 'object') {
+      const registered = exportedMessages.get(error);
+      if (registered !== undefined) return registered;
+    }
     if (error instanceof Error) return error.message || error.name;
     if (typeof error === 'string') return error;
     return String(error);
