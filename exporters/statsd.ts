@@ -3,7 +3,7 @@ import { type ClientOptions, StatsD, type Tags } from 'hot-shots';
 import { codes } from '../lib/codes';
 import { Diagnostics, errorMessage } from '../lib/diagnostics';
 import { invalidOption } from '../lib/options';
-import type { DiagnosticEvent, Exporter, FinishedSpan } from '../lib/types';
+import type { DiagnosticEvent, Exporter, ExporterHost, FinishedSpan } from '../lib/types';
 import { MetricNames, sanitizePrefix } from './statsd-names';
 
 export { sanitizePrefix, sanitizeSegment } from './statsd-names';
@@ -102,7 +102,8 @@ const DEAD_UDP_SOCKET = new Set(['ERR_SOCKET_DGRAM_NOT_RUNNING', 'ERR_SOCKET_CLO
 export class StatsdExporter implements Exporter {
   private readonly options: Resolved | undefined;
   private readonly names: MetricNames;
-  private readonly diagnostics: Diagnostics;
+  private diagnostics: Pick<Diagnostics, 'report'>;
+  private readonly hasOwnListener: boolean;
   private readonly ownsClient: boolean;
   private client: StatsdClient | undefined;
   /** Callback for every send of the current client; errors of older clients are ignored. */
@@ -137,6 +138,7 @@ export class StatsdExporter implements Exporter {
     const maxNames = integer('maxNames', options.maxNames, 10000, 1);
 
     this.diagnostics = new Diagnostics(options.onDiagnostic);
+    this.hasOwnListener = options.onDiagnostic !== undefined;
     this.names = new MetricNames({ prefix: sanitizePrefix(prefix), hostname, tags, maxNames });
     this.onSent = this.sendCallback(0);
 
@@ -160,6 +162,11 @@ export class StatsdExporter implements Exporter {
   }
 
   /** Sends a timer per span and a counter per note, then hands the last packet to the socket. */
+  /** Reports through the tracer's `onDiagnostic`, unless this exporter was given its own. */
+  attach(tracer: ExporterHost): void {
+    if (!this.hasOwnListener) this.diagnostics = tracer;
+  }
+
   export(spans: readonly FinishedSpan[]): void {
     if (this.closed) return;
     if (this.broken && this.ownsClient && Date.now() - this.createdAtMs >= (this.options as Resolved).reconnectIntervalMs) {

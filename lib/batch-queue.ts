@@ -92,6 +92,15 @@ export class BatchQueue {
     /** Runs exporter code with tracing suppressed, so exporting never makes spans. */
     private readonly runSuppressed: <R>(fn: () => R) => R,
   ) {
+    const host = { report: (code: string, message: string, detail?: unknown) => diagnostics.report(code, message, detail) };
+    for (const exporter of exporters) {
+      if (typeof exporter.attach !== 'function') continue;
+      try {
+        exporter.attach(host);
+      } catch (error) {
+        diagnostics.report(codes.EXPORT_FAILED, `tomograph: an exporter's attach() threw: ${errorMessage(error)}`, { error });
+      }
+    }
     this.lanes = exporters.map((exporter, i) => ({
       exporter,
       stats: { name: exporterName(exporter, i), exported: 0, failed: 0, timeouts: 0, skipped: 0 },

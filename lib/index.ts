@@ -19,6 +19,6 @@ export { ConsoleExporter, type ConsoleExporterOptions } from './console-exporter
 export { renderTraceTree, type TreeOptions } from './trace-tree';
 export { formatToken } from './propagation';
 export type {
-  DiagnosticEvent, Endpoint, Exporter, FinishedSpan, HeaderCarrier, Note, PropagationFormat, SpanKind,
+  DiagnosticEvent, Endpoint, Exporter, ExporterHost, FinishedSpan, HeaderCarrier, Note, PropagationFormat, SpanKind,
   TagValue, TraceContext,
 } from './types';

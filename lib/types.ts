@@ -68,6 +68,18 @@ export interface Exporter {
   flush?(): Promise<void>;
   /** Flush, then release sockets and timers. Called once, by the tracer's shutdown. */
   shutdown?(): Promise<void>;
+  /**
+   * Called once when a tracer takes the exporter, with the tracer's diagnostics: an exporter that
+   * has faults of its own to report (a socket error between exports) sends them there, so users
+   * set `onDiagnostic` once, on the tracer.
+   */
+  attach?(tracer: ExporterHost): void;
+}
+
+/** What a tracer offers the exporters it takes. */
+export interface ExporterHost {
+  /** Reports a fault through the tracer's `onDiagnostic` (or its one-warning-per-code fallback). */
+  report(code: string, message: string, detail?: unknown): void;
 }
 
 /** One SDK-side fault or notice, as `onDiagnostic` receives it. */

@@ -90,3 +90,24 @@ describe('StatsdExporter options', () => {
     await exporter.flush();
   });
 });
+
+describe('diagnostics through the tracer', () => {
+  it('reports transport faults through the tracer that took it, unless given its own listener', async () => {
+    const { Tracer } = await import('../../lib/tracer');
+    const seen: string[] = [];
+    const own: string[] = [];
+    const viaTracer = new StatsdExporter({ host: 'nonexistent.invalid', port: 8125 });
+    const withOwn = new StatsdExporter({ host: 'nonexistent.invalid', port: 8125, onDiagnostic: (e) => own.push(e.code) });
+    const tracer = new Tracer({
+      serviceName: 'attach',
+      exporters: [viaTracer, withOwn],
+      scheduledDelayMs: 0,
+      onDiagnostic: (e) => seen.push(e.code),
+    });
+    tracer.trace('work', () => undefined);
+    await tracer.flush();
+    await tracer.shutdown();
+    expect(seen).toContain('TOMOGRAPH_TRANSPORT_ERROR');
+    expect(own).toContain('TOMOGRAPH_TRANSPORT_ERROR');
+  });
+});
