@@ -10,6 +10,12 @@
  * store, what each one actually gives, and the suite pins exactly that.
  */
 import { AsyncResource } from 'node:async_hooks';
+import crypto from 'node:crypto';
+import dns from 'node:dns';
+import fs from 'node:fs';
+import net from 'node:net';
+import { setImmediate as immediate, setTimeout as sleep } from 'node:timers/promises';
+import zlib from 'node:zlib';
 import { EventEmitter, EventEmitterAsyncResource } from 'node:events';
 import { PassThrough, Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -51,6 +57,7 @@ const MAX_DEPTH = 2;
 export function contextConformance(context: ContextStoreName, boundaries: BoundaryBehaviour): void {
   describe(`context store conformance: ${context}`, () => {
     randomFlows(context);
+    nodeCallbacks(context);
     scoping(context);
     startStop(context);
     boundaryConstructs(context, boundaries);
@@ -254,6 +261,53 @@ function randomFlows(context: ContextStoreName): void {
     expect(wrong.slice(0, 10)).toEqual([]);
     expect(exported.length).toBe(roots.length + expectedParent.size);
     expect(new Set(exported.map((span) => span.traceId)).size).toBe(FLOWS);
+  });
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+function nodeCallbacks(context: ContextStoreName): void {
+  it('carries the span through Node I/O callbacks, intervals and timers/promises', async () => {
+    const { tracer } = testTracer({ context });
+    const server = net.createServer((socket) => socket.end('hello'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    try {
+      const seen = await tracer.trace('io', async (span) => {
+        const names: Record<string, boolean> = {};
+        const mark = (what: string) => (names[what] = tracer.currentSpan() === span);
+        await new Promise<void>((resolve) => fs.stat(__filename, () => resolve(void mark('fs callback'))));
+        await fs.promises.readFile(__filename);
+        mark('fs promise');
+        await new Promise<void>((resolve) => crypto.randomBytes(8, () => resolve(void mark('crypto callback'))));
+        await new Promise<void>((resolve) => zlib.gzip('x', () => resolve(void mark('zlib callback'))));
+        await new Promise<void>((resolve) => dns.lookup('127.0.0.1', () => resolve(void mark('dns callback'))));
+        await new Promise<void>((resolve) => {
+          const socket = net.connect(port, '127.0.0.1');
+          socket.on('data', () => mark('socket data'));
+          socket.on('close', () => resolve(void mark('socket close')));
+        });
+        await new Promise<void>((resolve) => {
+          let ticks = 0;
+          const interval = setInterval(() => {
+            if (++ticks < 3) return;
+            clearInterval(interval);
+            resolve(void mark('setInterval'));
+          }, 1);
+        });
+        await sleep(1);
+        mark('timers/promises setTimeout');
+        await immediate();
+        mark('timers/promises setImmediate');
+        await new Promise<void>((resolve) => queueMicrotask(() => resolve(void mark('queueMicrotask'))));
+        for await (const chunk of Readable.from(['a'])) if (chunk === 'a') mark('for await over a stream');
+        return names;
+      });
+      expect(Object.values(seen)).toHaveLength(12);
+      expect(Object.entries(seen).filter(([, ok]) => !ok).map(([what]) => what)).toEqual([]);
+    } finally {
+      server.close();
+    }
   });
 }
 
