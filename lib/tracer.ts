@@ -100,10 +100,18 @@ export class Tracer {
   configure(options: TracerOptions = {}): void {
     const resolved = resolveOptions(options);
     const previous = this.queue;
+    // The same store again when it is asked for again: neither an AsyncLocalStorage nor a
+    // cls-hooked namespace is ever let go by Node once used, and spans in flight keep their context.
+    const sameStore =
+      this.options !== undefined &&
+      this.options.context === resolved.context &&
+      this.options.clsNamespace === resolved.clsNamespace;
     this.options = resolved;
     this.diagnostics = new Diagnostics(resolved.onDiagnostic);
-    this.store =
-      resolved.context === 'cls-hooked' ? clsHookedStore(resolved.clsNamespace) : asyncLocalStorageStore();
+    if (!sameStore) {
+      this.store =
+        resolved.context === 'cls-hooked' ? clsHookedStore(resolved.clsNamespace) : asyncLocalStorageStore();
+    }
     this.sink.clock = options.clock ?? monotonicClock();
     this.ids = options.idGenerator ?? randomIdGenerator();
     this.sampleRoot = rootSampler(resolved.sampler, options.random ?? Math.random);

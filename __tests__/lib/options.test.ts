@@ -189,3 +189,33 @@ describe('defaults and the environment', () => {
     });
   });
 });
+
+describe('configure again', () => {
+  it('restarts the counts, keeps the context store, and shuts the previous exporters down', async () => {
+    const first = new MemoryExporter();
+    const firstShutdown = jest.fn(async () => undefined);
+    const second = new MemoryExporter();
+    const tracer = new Tracer({ exporters: [Object.assign(first, { shutdown: firstShutdown })], scheduledDelayMs: 0 });
+    await tracer.trace('before', async () => {
+      tracer.configure({ serviceName: 'again', exporters: [second], scheduledDelayMs: 0 });
+      expect(tracer.stats().spansStarted).toBe(0);
+      // Same kind of store: the span in flight is still current after reconfiguring.
+      expect(tracer.currentSpan()?.name).toBe('before');
+      tracer.trace('after', () => undefined);
+    });
+    await tracer.flush();
+    expect(firstShutdown).toHaveBeenCalledTimes(1);
+    const byName = new Map(second.spans.map((span) => [span.name, span]));
+    expect(byName.get('after')?.parentId).toBe(byName.get('before')?.id);
+    expect(byName.get('after')?.service).toBe('again');
+    expect(first.spans).toEqual([]);
+  });
+
+  it('switches the store when the context option changes', () => {
+    const tracer = new Tracer({});
+    tracer.trace('als', () => {
+      tracer.configure({ context: 'cls-hooked' });
+      expect(tracer.currentSpan()).toBeUndefined();
+    });
+  });
+});
