@@ -43,11 +43,11 @@ function setup(exporters: Exporter[], options: TracerOptions = {}) {
   return { tracer, events, clock, finish, balanced, codes: () => events.map((e) => e.code) };
 }
 
-/** Whether `promise` has settled, after letting timers-free microtasks run. */
+/** Whether `promise` has settled once pending microtasks (and zero-delay timers) have run. */
 async function isSettled(promise: Promise<unknown>): Promise<boolean> {
   let settled = false;
   void promise.then(() => (settled = true), () => (settled = true));
-  await jest.advanceTimersByTimeAsync(0);
+  for (let i = 0; i < 10 && !settled; i++) await jest.advanceTimersByTimeAsync(0);
   return settled;
 }
 
