@@ -27,6 +27,8 @@ export const codes = {
   NO_CURRENT_SPAN: 'TOMOGRAPH_NO_CURRENT_SPAN',
   /** An exporter (socket, HTTP upload) reported a transport fault. */
   TRANSPORT_ERROR: 'TOMOGRAPH_TRANSPORT_ERROR',
+  /** The `sampler` function threw; the new trace was not sampled. */
+  SAMPLER_FAILED: 'TOMOGRAPH_SAMPLER_FAILED',
   /** An integration hit an unexpected fault in its own code and carried on. */
   INTEGRATION_ERROR: 'TOMOGRAPH_INTEGRATION_ERROR',
 } as const;

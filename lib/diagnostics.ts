@@ -6,7 +6,7 @@ export type DiagnosticListener = (event: DiagnosticEvent) => void;
 /**
  * The one way an SDK-side fault leaves the SDK. With a listener, every event goes to it (and a
  * listener that throws is ignored); without one, each code becomes one `process.emitWarning`
- * for the life of the process, so a fault that repeats per request cannot flood the log.
+ * for the life of this configuration, so a fault that repeats per request cannot flood the log.
  */
 export class Diagnostics {
   private readonly warned = new Set<string>();

@@ -173,7 +173,7 @@ export class Tracer {
       sampled = this.sampleRoot(name) === true;
     } catch (error) {
       sampled = false;
-      this.diagnostics.report(codes.INTEGRATION_ERROR, 'tomograph: the sampler threw; trace not sampled', error);
+      this.diagnostics.report(codes.SAMPLER_FAILED, 'tomograph: the sampler threw; trace not sampled', error);
     }
     if (!sampled) return new NonRecordingSpan(this.ids.traceId(), this.ids.spanId(), name, undefined);
     return this.recordingSpan(this.ids.traceId(), undefined, name, options, undefined);

@@ -79,7 +79,7 @@ describe('root sampling', () => {
     const { tracer, spans, events } = testTracer({ sampler: () => { throw failure; } });
     expect(tracer.trace('work', (span) => span.sampled)).toBe(false);
     expect(events).toHaveLength(1);
-    expect(events[0].code).toBe(codes.INTEGRATION_ERROR);
+    expect(events[0].code).toBe(codes.SAMPLER_FAILED);
     expect(events[0].detail).toBe(failure);
     expect(await spans()).toEqual([]);
   });
