@@ -1,0 +1,147 @@
+/**
+ * Helpers for the interop tests (`__tests__/interop/`): a peer service (OpenTelemetry JS,
+ * zipkin-js) running in a child process and answering over IPC, and the tomograph service in
+ * the test process that calls it and is called by it.
+ *
+ *   const peer = await startPeer('interop-otel-service.js');
+ *   const ours = await startOurService({ peerUrl: `${peer.url}/otel` });
+ *   await peer.ask({ type: 'config', nextUrl: ours.url });
+ *   await send(`${ours.url}/front/1`);      // ours -> peer -> ours
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { once } from 'node:events';
+import http from 'node:http';
+import path from 'node:path';
+import { instrumentHttp } from '../../integrations/http';
+import { expressMiddleware } from '../../middleware/express';
+import type { TracerOptions } from '../../lib/options';
+import { listen, type TestServer } from './http-servers';
+import { collectingTracer, type CollectingTracer } from './span-collector';
+
+const FIXTURES = path.join(__dirname, '..', 'fixtures');
+
+/** A peer service in a child process. */
+export interface Peer {
+  child: ChildProcess;
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  /** What the child said when ready (its library versions, ...). */
+  ready: Record<string, unknown>;
+  /** Sends `message` with a fresh `id` and resolves with the child's answer of that id. */
+  ask<T = Record<string, unknown>>(message: Record<string, unknown>): Promise<T>;
+  /** Disconnects the child (it exits on disconnect) and waits for it to exit. */
+  close(): Promise<void>;
+}
+
+/** Forks `__tests__/fixtures/<fixture>` and waits for its `{ type: 'ready', port }`. */
+export async function startPeer(fixture: string, env: Record<string, string> = {}): Promise<Peer> {
+  const child = fork(path.join(FIXTURES, fixture), [], {
+    env: { ...process.env, ...env },
+    // Jest's own flags are not for the child.
+    execArgv: [],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = once(child, 'exit');
+  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    const onExit = (code: number | null) => reject(new Error(`${fixture} exited (${code}) before it was ready`));
+    child.once('exit', onExit);
+    child.once('error', reject);
+    child.on('message', function onReady(message: { type?: string }) {
+      if (message?.type !== 'ready') return;
+      child.off('message', onReady);
+      child.off('exit', onExit);
+      resolve(message as Record<string, unknown>);
+    });
+  });
+  let nextId = 0;
+  return {
+    child,
+    url: `http://127.0.0.1:${ready.port as number}`,
+    ready,
+    ask<T>(message: Record<string, unknown>): Promise<T> {
+      const id = ++nextId;
+      return new Promise<T>((resolve, reject) => {
+        const onMessage = (answer: { id?: number }) => {
+          if (answer?.id !== id) return;
+          child.off('message', onMessage);
+          child.off('exit', onExit);
+          resolve(answer as T);
+        };
+        const onExit = () => reject(new Error(`${fixture} exited while asked ${JSON.stringify(message)}`));
+        child.on('message', onMessage);
+        child.once('exit', onExit);
+        child.send({ ...message, id });
+      });
+    },
+    async close() {
+      if (child.exitCode === null && child.signalCode === null) {
+        if (child.connected) child.disconnect();
+        await exited;
+      }
+    },
+  };
+}
+
+/** The tomograph service of an interop test. */
+export interface OurService extends CollectingTracer {
+  server: TestServer;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** GET `url` with `http.get` (traced by `instrumentHttp` when a span is current); the body. */
+export function get(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve(body));
+      })
+      .on('error', reject);
+  });
+}
+
+/**
+ * Starts the tomograph service (Express 5, `expressMiddleware`, `instrumentHttp`, a collecting
+ * tracer with `tracerOptions`) with two routes:
+ *   GET /front/:n   calls `${peerPath}/:n` and answers `front>` + its body
+ *   GET /back/:n    answers `back[<the trace headers it received, as JSON>]`
+ */
+export async function startOurService(peerPath: () => string, tracerOptions: TracerOptions = {}): Promise<OurService> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const express = require('express');
+  const traced = collectingTracer({ serviceName: 'tomograph-service', ...tracerOptions });
+  const app = express();
+  app.use(expressMiddleware({ tracer: traced.tracer }));
+  app.get('/front/:n', async (req: { params: { n: string } }, res: http.ServerResponse) => {
+    res.end('front>' + (await get(`${peerPath()}/${req.params.n}`)));
+  });
+  app.get('/back/:n', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const seen: Record<string, unknown> = {};
+    for (const name of ['traceparent', 'x-trace-info', 'b3', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'x-b3-flags']) {
+      if (req.headers[name] !== undefined) seen[name] = req.headers[name];
+    }
+    res.end('back[' + JSON.stringify(seen) + ']');
+  });
+  const undo = instrumentHttp({ tracer: traced.tracer });
+  const server = await listen(app);
+  return {
+    ...traced,
+    server,
+    url: server.url,
+    async close() {
+      undo();
+      await server.close();
+      await traced.tracer.shutdown();
+    },
+  };
+}
+
+/** The headers `/back/:n` reported, from a body ending in `back[{...}]`. */
+export function backHeaders(body: string): Record<string, string> {
+  const start = body.indexOf('back[');
+  if (start === -1 || !body.endsWith(']')) throw new Error(`no back[...] in ${JSON.stringify(body)}`);
+  return JSON.parse(body.slice(start + 5, -1)) as Record<string, string>;
+}
