@@ -13,6 +13,7 @@
  *
  * For `fetch` (the undici bundled in Node, and the `undici` package):
  * - `undici:request:create` `{ request }`: headers not yet sent; `request.addHeader` works.
+ * - `undici:client:sendHeaders` `{ request, headers, socket }`: on a connected socket.
  * - `undici:request:headers` `{ request, response }`: response headers (`statusCode`).
  * - `undici:request:trailers` `{ request, trailers }`: the response body is complete.
  * - `undici:request:error` `{ request, error }`: connection errors, aborts.
@@ -23,6 +24,7 @@ export const channels = {
   httpRequestError: 'http.client.request.error',
   httpResponseFinish: 'http.client.response.finish',
   undiciRequestCreate: 'undici:request:create',
+  undiciClientSendHeaders: 'undici:client:sendHeaders',
   undiciRequestHeaders: 'undici:request:headers',
   undiciRequestTrailers: 'undici:request:trailers',
   undiciRequestError: 'undici:request:error',

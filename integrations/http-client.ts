@@ -19,7 +19,7 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { codes } from '../lib/codes';
 import type { Span } from '../lib/span';
-import { chooseInstrumentation, recordStatus, splitHostPort, startClientSpan, withoutQuery } from './http-tracers';
+import { chooseInstrumentation, recordPeer, recordStatus, splitHostPort, startClientSpan, withoutQuery } from './http-tracers';
 
 /** The span of a traced request, on the `ClientRequest`. `null`: seen, not traced. */
 const SPAN = Symbol('tomograph.clientSpan');
@@ -49,7 +49,9 @@ export function onRequestStart(message: unknown): void {
 export function onResponseHeaders(message: unknown): void {
   const m = message as { request?: TracedRequest; response?: IncomingMessage } | undefined;
   const span = m?.request?.[SPAN];
-  if (span !== undefined && span !== null && span.recording) recordStatus(span, m?.response?.statusCode);
+  if (span === undefined || span === null || !span.recording) return;
+  recordPeer(span, m?.request?.socket);
+  recordStatus(span, m?.response?.statusCode);
 }
 
 /** `http.client.request.error`: connection refused, reset, timeouts turned into errors... */
@@ -78,7 +80,9 @@ function traceRequest(request: TracedRequest, inject: boolean): void {
     const target = splitHostPort(authority, defaultPort);
     // The Host header names the authority the caller asked for; the socket goes to `host`.
     const address = typeof request.host === 'string' ? request.host : target.address;
-    const url = protocol + '//' + authority + withoutQuery(request.path);
+    const path = request.path;
+    // A request through a proxy carries the absolute URL as its path.
+    const url = path.charCodeAt(0) === 0x2f ? protocol + '//' + authority + withoutQuery(path) : withoutQuery(path);
     const span = startClientSpan(instrumentation, request.method, url, address, target.port);
     request[SPAN] = span ?? null;
     if (span === undefined) return;

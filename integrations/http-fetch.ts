@@ -1,12 +1,13 @@
 /**
  * CLIENT spans for `fetch`, from undici's `diagnostics_channel`s (Node's bundled undici and the
  * `undici` package publish the same ones). `undici:request:create` runs in the caller's async
- * context before anything is sent, so the span starts and the headers go in there; the span
- * ends when the body is complete (`trailers`) or the request fails (`error`).
+ * context before anything is sent, so the span starts and the headers go in there; the peer's
+ * address is taken from the socket at `undici:client:sendHeaders`; the span ends when the body is
+ * complete (`trailers`) or the request fails (`error`).
  */
 import { codes } from '../lib/codes';
 import type { Span } from '../lib/span';
-import { chooseInstrumentation, recordStatus, splitHostPort, startClientSpan, withoutQuery } from './http-tracers';
+import { chooseInstrumentation, recordPeer, recordStatus, splitHostPort, startClientSpan, withoutQuery } from './http-tracers';
 
 const SPAN = Symbol('tomograph.fetchSpan');
 
@@ -75,6 +76,13 @@ export function onFetchCreate(message: unknown): void {
     request[SPAN] = null;
     chooseInstrumentation()?.tracer.report(codes.INTEGRATION_ERROR, 'tomograph: failed to trace a fetch request', error);
   }
+}
+
+/** `undici:client:sendHeaders`: the request is on a connected socket, the peer is known. */
+export function onFetchSendHeaders(message: unknown): void {
+  const m = message as { request?: UndiciRequest; socket?: { remoteAddress?: unknown; remotePort?: unknown } } | undefined;
+  const span = m?.request?.[SPAN];
+  if (span !== undefined && span !== null) recordPeer(span, m?.socket);
 }
 
 /** `undici:request:headers`: the status. */

@@ -10,7 +10,7 @@
 import { codes } from '../lib/codes';
 import { NOOP_SPAN, type Span } from '../lib/span';
 import type { Tracer } from '../lib/tracer';
-import type { Endpoint } from '../lib/types';
+import type { Endpoint, FinishedSpan } from '../lib/types';
 
 /** One `instrumentHttp` call, as the channel handlers see it. */
 export interface Instrumentation {
@@ -77,6 +77,19 @@ export function startClientSpan(
     span.tag('http.url', url);
   }
   return span;
+}
+
+/**
+ * Corrects the span's peer to the socket's: the address actually connected to (an IP, which
+ * Zipkin endpoints need, where the URL may name a host) and its port (which a `Host` header
+ * set by hand hides). `remote` is the object `startClientSpan` made for this span.
+ */
+export function recordPeer(span: Span, socket: { remoteAddress?: unknown; remotePort?: unknown } | null | undefined): void {
+  if (socket === null || socket === undefined || !span.recording) return;
+  const remote = (span as Partial<FinishedSpan>).remote;
+  if (remote === undefined) return;
+  if (typeof socket.remoteAddress === 'string') remote.address = socket.remoteAddress;
+  if (typeof socket.remotePort === 'number') remote.port = socket.remotePort;
 }
 
 /** Records a response status: a tag, and a failure for 5xx. */

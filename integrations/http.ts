@@ -11,7 +11,7 @@ import { invalidOption } from '../lib/options';
 import type { Tracer } from '../lib/tracer';
 import { channels, publishesRequestCreated } from './http-channels';
 import { onRequestCreated, onRequestError, onRequestStart, onResponseHeaders, traceNewRequest } from './http-client';
-import { onFetchCreate, onFetchError, onFetchHeaders, onFetchTrailers } from './http-fetch';
+import { onFetchCreate, onFetchError, onFetchHeaders, onFetchSendHeaders, onFetchTrailers } from './http-fetch';
 import { installRequestWrappers, removeRequestWrappers } from './http-request-wrappers';
 import { addInstrumentation, type Instrumentation, removeInstrumentation } from './http-tracers';
 
@@ -38,6 +38,7 @@ const SUBSCRIPTIONS: readonly [string, (message: unknown) => void][] = [
   [channels.httpResponseFinish, onResponseHeaders],
   [channels.httpRequestError, onRequestError],
   [channels.undiciRequestCreate, onFetchCreate],
+  [channels.undiciClientSendHeaders, onFetchSendHeaders],
   [channels.undiciRequestHeaders, onFetchHeaders],
   [channels.undiciRequestTrailers, onFetchTrailers],
   [channels.undiciRequestError, onFetchError],

@@ -85,7 +85,7 @@ export function expressMiddleware(options: ExpressMiddlewareOptions = {}): Expre
     if (span === undefined) return;
     this[SPAN] = undefined;
     try {
-      if (span.recording) describeResponse(span, this, tracer, onResponse);
+      describeResponse(span, this, tracer, onResponse);
     } catch (error) {
       tracer.report(codes.INTEGRATION_ERROR, 'tomograph: express middleware failed to describe a response', error);
     }
@@ -110,8 +110,11 @@ export function expressMiddleware(options: ExpressMiddlewareOptions = {}): Expre
       }
       if (traceIdHeader !== undefined && span.traceId !== '' && !res.headersSent) res.setHeader(traceIdHeader, span.traceId);
       traced[SPAN] = span;
-      traced[TRACED] = true;
-      res.on('close', onClose);
+      // An unsampled span records nothing: no need to hear how the response ends.
+      if (span.recording) {
+        traced[TRACED] = true;
+        res.on('close', onClose);
+      }
     } catch (error) {
       tracer.report(codes.INTEGRATION_ERROR, 'tomograph: express middleware failed to start a span', error);
       next();

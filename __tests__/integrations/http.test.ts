@@ -118,6 +118,17 @@ describe('instrumentHttp', () => {
       expect(headers.traceparent).toBeUndefined();
     });
 
+    it('a request through a proxy (absolute URL as path) is tagged with that URL; remote is the proxy', async () => {
+      instrument();
+      await t.tracer.trace('parent', () =>
+        get(`${target.url}`, { path: 'http://upstream.example/v1/users?id=3', headers: { host: 'upstream.example' } }),
+      );
+      const span = await t.spans.waitFor(isClient);
+      expect(span.tags['http.url']).toBe('http://upstream.example/v1/users');
+      expect(span.remote).toEqual({ address: '127.0.0.1', port: target.port });
+      expect(target.received[0].traceparent).toBe(`00-${span.traceId}-${span.id}-01`);
+    });
+
     it('a 5xx response fails the span; a 4xx does not', async () => {
       instrument();
       await t.tracer.trace('parent', async () => {
