@@ -53,8 +53,14 @@ export function errorMessage(error: unknown): string {
       const registered = exportedMessages.get(error);
       if (registered !== undefined) return registered;
     }
-    if (error instanceof Error) return error.message || error.name;
     if (typeof error === 'string') return error;
+    // Duck-typed rather than `instanceof Error`: errors from another realm (a vm context, a
+    // worker, Jest's sandbox) are still errors with a message.
+    if (error !== null && typeof error === 'object') {
+      const { message, name } = error as { message?: unknown; name?: unknown };
+      if (typeof message === 'string' && message !== '') return message;
+      if (typeof name === 'string' && name !== '') return name;
+    }
     return String(error);
   } catch {
     return 'unknown error';

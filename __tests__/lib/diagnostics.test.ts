@@ -105,3 +105,22 @@ describe('without a listener', () => {
     expect(() => new Diagnostics().report(codes.QUEUE_FULL, 'x')).not.toThrow();
   });
 });
+
+describe('errorMessage', () => {
+  it('reads the message of errors from another realm, strings, and odd values without throwing', () => {
+    const { errorMessage } = jest.requireActual('../../lib/diagnostics') as typeof import('../../lib/diagnostics');
+    const foreign = require('node:vm').runInNewContext('new RangeError("from elsewhere")');
+    expect(foreign instanceof Error).toBe(false);
+    expect(errorMessage(foreign)).toBe('from elsewhere');
+    expect(errorMessage(new TypeError('local'))).toBe('local');
+    expect(errorMessage('plain string')).toBe('plain string');
+    expect(errorMessage({ name: 'NamedOnly' })).toBe('NamedOnly');
+    expect(errorMessage(42)).toBe('42');
+    const hostile = {
+      get message(): string {
+        throw new Error('getter throws');
+      },
+    };
+    expect(errorMessage(hostile)).toBe('unknown error');
+  });
+});
