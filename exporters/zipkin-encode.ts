@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
-import type { Endpoint, FinishedSpan, Note, SpanKind, TagValue } from '../lib/types';
+import type { FinishedSpan, Note, SpanKind, TagValue } from '../lib/types';
 
 /** A Zipkin v2 endpoint, as the collector receives it. */
 export interface ZipkinEndpoint {
@@ -20,7 +20,10 @@ export interface ZipkinAnnotation {
   value: string;
 }
 
-/** A Zipkin v2 span (`definitions.Span` of the Zipkin API), normalised so that a collector accepts it. */
+/**
+ * A Zipkin v2 span (`definitions.Span` of the Zipkin API), normalised so that a collector
+ * accepts it. Optional fields may be present with the value `undefined` (JSON omits them).
+ */
 export interface ZipkinSpan {
   /** 32 (or 16) lower-case hex. */
   traceId: string;
@@ -42,13 +45,28 @@ export interface ZipkinSpan {
   tags?: Record<string, string>;
 }
 
-const HEX_16 = /^[0-9a-f]{16}$/;
-const HEX_32 = /^[0-9a-f]{32}$/;
 const HEX_ANY = /^[0-9a-f]{1,32}$/;
 const ZEROS = /^0+$/;
 const MAPPED_DOTTED = /^::ffff:(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})$/;
 const MAPPED_HEX = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
 const KINDS: ReadonlySet<string> = new Set(['SERVER', 'CLIENT', 'PRODUCER', 'CONSUMER']);
+
+// Lower-case hex digits by char code: a table lookup per character is about twice as fast as
+// a regular expression on these short strings, and ids are checked on every span.
+const HEX_DIGIT = new Uint8Array(128);
+for (const digit of '0123456789abcdef') HEX_DIGIT[digit.charCodeAt(0)] = 1;
+
+/** Whether `id` is `length` lower-case hex digits, not all zeros. */
+function isValidId(id: string, length: number): boolean {
+  if (id.length !== length) return false;
+  let zeros = true;
+  for (let i = 0; i < length; i++) {
+    const code = id.charCodeAt(i);
+    if (code > 127 || HEX_DIGIT[code] === 0) return false;
+    if (code !== 48) zeros = false;
+  }
+  return !zeros;
+}
 
 /**
  * A trace id as Zipkin accepts it: 32 or 16 lower-case hex, never all zeros. Tomograph's own
@@ -57,7 +75,7 @@ const KINDS: ReadonlySet<string> = new Set(['SERVER', 'CLIENT', 'PRODUCER', 'CON
  * every span of the same broken trace still lands in one trace.
  */
 export function zipkinTraceId(id: unknown): string {
-  if (typeof id === 'string' && id.length === 32 && HEX_32.test(id) && !ZEROS.test(id)) return id;
+  if (typeof id === 'string' && isValidId(id, 32)) return id;
   const text = typeof id === 'string' ? id.trim().toLowerCase() : String(id);
   if (HEX_ANY.test(text) && !ZEROS.test(text)) return text.padStart(text.length <= 16 ? 16 : 32, '0');
   return hashId(text, 32);
@@ -65,7 +83,7 @@ export function zipkinTraceId(id: unknown): string {
 
 /** A span id as Zipkin accepts it: 16 lower-case hex, never all zeros (see `zipkinTraceId`). */
 export function zipkinSpanId(id: unknown): string {
-  if (typeof id === 'string' && id.length === 16 && HEX_16.test(id) && id !== '0000000000000000') return id;
+  if (typeof id === 'string' && isValidId(id, 16)) return id;
   const text = typeof id === 'string' ? id.trim().toLowerCase() : String(id);
   if (text.length <= 16 && HEX_ANY.test(text) && !ZEROS.test(text)) return text.padStart(16, '0');
   return hashId(text, 16);
@@ -194,23 +212,32 @@ export function zipkinAnnotations(span: FinishedSpan): ZipkinAnnotation[] | unde
   const notes = span.notes;
   if (notes === undefined || notes === null || notes.length === 0) return undefined;
   const annotations: ZipkinAnnotation[] = [];
-  const seen = notes.length > 1 ? new Set<string>() : undefined;
-  for (const note of notes) {
+  // Few notes per span: a linear scan for repeats beats building keys for a Set.
+  const seen = notes.length > 16 ? new Set<string>() : undefined;
+  for (let i = 0; i < notes.length; i++) {
+    const note = notes[i];
     if (note === null || typeof note !== 'object') continue;
     const timestamp = zipkinTimestamp(note.timestamp) ?? zipkinTimestamp(span.timestamp);
     if (timestamp === undefined) continue;
-    const value = annotationValue(note);
+    const value = note.duration === undefined && typeof note.value === 'string' ? note.value : annotationValue(note);
     if (seen !== undefined) {
       const key = `${timestamp} ${value}`;
       if (seen.has(key)) continue;
       seen.add(key);
+    } else if (i > 0 && isRepeat(annotations, timestamp, value)) {
+      continue;
     }
     annotations.push({ timestamp, value });
   }
   return annotations.length === 0 ? undefined : annotations;
 }
 
-/** The tags of a span as strings, with the span's `error` as the tag `error`. */
+function isRepeat(annotations: readonly ZipkinAnnotation[], timestamp: number, value: string): boolean {
+  for (const a of annotations) if (a.timestamp === timestamp && a.value === value) return true;
+  return false;
+}
+
+/** The tags of a span as strings, with the span's `error` as the tag `error` (it wins over a tag of that name). */
 export function zipkinTags(span: FinishedSpan): Record<string, string> | undefined {
   const source = span.tags;
   const error = errorTag(span.error);
@@ -218,58 +245,36 @@ export function zipkinTags(span: FinishedSpan): Record<string, string> | undefin
   if (source !== undefined && source !== null) {
     for (const key of Object.keys(source)) {
       if (key === 'error' && error !== undefined) continue;
-      const text = tagText(source[key]);
+      const value = source[key];
+      const text = typeof value === 'string' ? value : tagText(value);
       if (text === undefined) continue;
-      // No prototype: a tag named `__proto__` is a tag, not a prototype.
-      if (tags === undefined) tags = Object.create(null) as Record<string, string>;
-      tags[key] = text;
+      if (tags === undefined) tags = {};
+      setTag(tags, key, text);
     }
   }
   if (error !== undefined) {
-    if (tags === undefined) tags = Object.create(null) as Record<string, string>;
+    if (tags === undefined) tags = {};
     tags.error = error;
   }
   return tags;
 }
 
-function errorTag(error: unknown): string | undefined {
+function setTag(tags: Record<string, string>, key: string, text: string): void {
+  // A tag named `__proto__` is a tag, not a prototype.
+  if (key === '__proto__') Object.defineProperty(tags, key, { value: text, enumerable: true, writable: true, configurable: true });
+  else tags[key] = text;
+}
+
+/** The `error` tag for a span's `error` field: its message, or `'true'` when empty; undefined when not failed. */
+export function errorTag(error: unknown): string | undefined {
   if (error === undefined || error === null || error === false) return undefined;
   const text = tagText(error);
   // Zipkin marks a span failed by the presence of the tag; an empty message still means failed.
   return text === undefined || text === '' ? 'true' : text;
 }
 
-/**
- * One finished span as a normalised Zipkin v2 span object: lower-case hex ids, lower-case names,
- * integer times, `duration` at least 1, string tags, endpoints with valid addresses and no port
- * 0, notes as unique annotations. What `encodeZipkinSpan` writes, as an object.
- */
-export function toZipkinSpan(span: FinishedSpan): ZipkinSpan {
-  const id = zipkinSpanId(span.id);
-  const parentId = parentIdOf(span.parentId, id);
-  const name = spanName(span.name);
-  // Fields in Zipkin's own order (traceId, parentId, id, name, kind, ...), as its encoder writes.
-  const result = { traceId: zipkinTraceId(span.traceId) } as ZipkinSpan;
-  if (parentId !== undefined) result.parentId = parentId;
-  result.id = id;
-  if (name !== undefined) result.name = name;
-  const kind = zipkinKind(span.kind);
-  if (kind !== undefined) result.kind = kind;
-  const timestamp = zipkinTimestamp(span.timestamp);
-  if (timestamp !== undefined) result.timestamp = timestamp;
-  result.duration = zipkinDuration(span.duration);
-  const local = zipkinEndpoint(span.service, span.host);
-  if (local !== undefined) result.localEndpoint = local;
-  const remote = span.remote === undefined || span.remote === null ? undefined : zipkinEndpoint(span.remote.service, span.remote);
-  if (remote !== undefined) result.remoteEndpoint = remote;
-  const annotations = zipkinAnnotations(span);
-  if (annotations !== undefined) result.annotations = annotations;
-  const tags = zipkinTags(span);
-  if (tags !== undefined) result.tags = tags;
-  return result;
-}
-
-function parentIdOf(parentId: unknown, id: string): string | undefined {
+/** The normalised parent id, or undefined for a root (or a span naming itself as parent). */
+export function parentIdOf(parentId: unknown, id: string): string | undefined {
   if (parentId === undefined || parentId === null || parentId === '') return undefined;
   const normalised = zipkinSpanId(parentId);
   // A span that is its own parent makes a cycle; Zipkin would drop the link anyway.
@@ -281,82 +286,48 @@ function spanName(name: unknown): string | undefined {
   return name === '' ? undefined : name.toLowerCase();
 }
 
-// The local endpoint is the same (service, address, port) on nearly every span: its JSON is
-// built once and reused while those three stay the same (compared by value, so a host object
-// that changes is never served stale).
-let lastService: unknown = {};
+// The local endpoint is the same (service, address, port) on nearly every span: it is made
+// once and shared (frozen) while those three stay the same, compared by value, so a host
+// object that changes is never served stale.
+let lastService: unknown = Symbol('none');
 let lastAddress: unknown;
 let lastPort: unknown;
-let lastLocalJson = '';
+let lastLocal: ZipkinEndpoint | undefined;
 
-function localEndpointJson(service: unknown, host: FinishedSpan['host']): string {
+function localEndpoint(service: unknown, host: FinishedSpan['host'] | null): ZipkinEndpoint | undefined {
   const address = host?.address;
   const port = host?.port;
-  if (service === lastService && address === lastAddress && port === lastPort) return lastLocalJson;
-  const endpoint = zipkinEndpoint(service, host ?? undefined);
-  lastService = service;
-  lastAddress = address;
-  lastPort = port;
-  lastLocalJson = endpoint === undefined ? '' : `,"localEndpoint":${endpointJson(endpoint)}`;
-  return lastLocalJson;
-}
-
-function endpointJson(endpoint: ZipkinEndpoint): string {
-  let json = '';
-  if (endpoint.serviceName !== undefined) json += `,"serviceName":${JSON.stringify(endpoint.serviceName)}`;
-  if (endpoint.ipv4 !== undefined) json += `,"ipv4":"${endpoint.ipv4}"`;
-  if (endpoint.ipv6 !== undefined) json += `,"ipv6":"${endpoint.ipv6}"`;
-  if (endpoint.port !== undefined) json += `,"port":${endpoint.port}`;
-  return `{${json.slice(1)}}`;
+  if (service !== lastService || address !== lastAddress || port !== lastPort) {
+    const endpoint = zipkinEndpoint(service, host ?? undefined);
+    lastLocal = endpoint === undefined ? undefined : Object.freeze(endpoint);
+    lastService = service;
+    lastAddress = address;
+    lastPort = port;
+  }
+  return lastLocal;
 }
 
 /**
- * One finished span as Zipkin v2 JSON text, normalised exactly as `toZipkinSpan` describes.
- * Written by hand, straight from the span: no intermediate object per span, ids that are
- * already valid hex are copied without escaping, and the local endpoint's JSON is cached.
+ * One finished span as a normalised Zipkin v2 span: lower-case hex ids, lower-case names,
+ * integer times, `duration` at least 1, string tags, endpoints with valid addresses and no
+ * port 0, notes as unique annotations. Fields that do not apply are `undefined` (JSON leaves
+ * them out), so every span has the same fields in Zipkin's order. The local endpoint object is
+ * shared and frozen. `encodeZipkinSpan` (zipkin-json.ts) writes exactly this as JSON text.
  */
-export function encodeZipkinSpan(span: FinishedSpan): string {
+export function toZipkinSpan(span: FinishedSpan): ZipkinSpan {
   const id = zipkinSpanId(span.id);
-  let json = `{"traceId":"${zipkinTraceId(span.traceId)}"`;
-  const parentId = parentIdOf(span.parentId, id);
-  if (parentId !== undefined) json += `,"parentId":"${parentId}"`;
-  json += `,"id":"${id}"`;
-  const name = spanName(span.name);
-  if (name !== undefined) json += `,"name":${JSON.stringify(name)}`;
-  const kind = zipkinKind(span.kind);
-  if (kind !== undefined) json += `,"kind":"${kind}"`;
-  const timestamp = zipkinTimestamp(span.timestamp);
-  if (timestamp !== undefined) json += `,"timestamp":${timestamp}`;
-  json += `,"duration":${zipkinDuration(span.duration)}`;
-  json += localEndpointJson(span.service, span.host);
   const remote = span.remote;
-  if (remote !== undefined && remote !== null) {
-    const endpoint = zipkinEndpoint(remote.service, remote as Endpoint);
-    if (endpoint !== undefined) json += `,"remoteEndpoint":${endpointJson(endpoint)}`;
-  }
-  const notes = span.notes;
-  if (notes !== undefined && notes !== null && notes.length > 0) {
-    const annotations = zipkinAnnotations(span);
-    if (annotations !== undefined) {
-      json += ',"annotations":[';
-      for (let i = 0; i < annotations.length; i++) {
-        const a = annotations[i];
-        json += `${i === 0 ? '' : ','}{"timestamp":${a.timestamp},"value":${JSON.stringify(a.value)}}`;
-      }
-      json += ']';
-    }
-  }
-  let tagsJson = '';
-  const tags = span.tags;
-  const error = errorTag(span.error);
-  if (tags !== undefined && tags !== null) {
-    for (const key of Object.keys(tags)) {
-      if (key === 'error' && error !== undefined) continue;
-      const text = tagText(tags[key]);
-      if (text !== undefined) tagsJson += `,${JSON.stringify(key)}:${JSON.stringify(text)}`;
-    }
-  }
-  if (error !== undefined) tagsJson += `,"error":${JSON.stringify(error)}`;
-  if (tagsJson !== '') json += `,"tags":{${tagsJson.slice(1)}}`;
-  return `${json}}`;
+  return {
+    traceId: zipkinTraceId(span.traceId),
+    parentId: parentIdOf(span.parentId, id),
+    id,
+    name: spanName(span.name),
+    kind: zipkinKind(span.kind),
+    timestamp: zipkinTimestamp(span.timestamp),
+    duration: zipkinDuration(span.duration),
+    localEndpoint: localEndpoint(span.service, span.host),
+    remoteEndpoint: remote === undefined || remote === null ? undefined : zipkinEndpoint(remote.service, remote),
+    annotations: zipkinAnnotations(span),
+    tags: zipkinTags(span),
+  };
 }

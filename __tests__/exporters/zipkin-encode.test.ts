@@ -2,9 +2,8 @@ import fc from 'fast-check';
 import { jsonEncoder, model, option, TraceId } from 'zipkin';
 import { MemoryExporter, Tracer, ManualClock, sequentialIdGenerator } from '../../lib';
 import type { FinishedSpan } from '../../lib/types';
-import {
-  encodeZipkinSpan, toZipkinSpan, zipkinAddress, zipkinSpanId, zipkinTraceId, type ZipkinSpan,
-} from '../../exporters/zipkin-encode';
+import { toZipkinSpan, zipkinAddress, zipkinSpanId, zipkinTraceId, type ZipkinSpan } from '../../exporters/zipkin-encode';
+import { encodeZipkinSpan, encodeZipkinSpans } from '../../exporters/zipkin-json';
 import { assertValidZipkinSpans, zipkinSpanErrors } from '../helpers/zipkin-schema';
 
 const T0 = 1_700_000_000_000_000;
@@ -259,14 +258,31 @@ describe('randomised spans (fast-check)', () => {
   it('every encoded span is valid against the Zipkin v2 schema and equals toZipkinSpan', () => {
     fc.assert(
       fc.property(finishedSpanArb, (s) => {
-        const out = encoded(s);
+        const text = encodeZipkinSpan(s);
+        // The fast text encoder writes exactly what JSON.stringify makes of the object form.
+        expect(text).toBe(JSON.stringify(toZipkinSpan(s)));
+        const out = JSON.parse(text) as ZipkinSpan;
         expect(zipkinSpanErrors(out)).toEqual([]);
         expect(zipkinSpanErrors(out, { anchored: false })).toEqual([]);
-        expect(out).toEqual(toZipkinSpan(s));
         expect(out.duration).toBeGreaterThanOrEqual(1);
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it('encodes whole batches exactly as JSON.stringify would, also past its string caches', () => {
+    fc.assert(
+      fc.property(fc.array(finishedSpanArb, { maxLength: 20 }), (batch) => {
+        expect(encodeZipkinSpans(batch)).toBe(JSON.stringify(batch.map(toZipkinSpan)));
+      }),
+      { numRuns: 200 },
+    );
+    // Thousands of distinct names, tags and notes: the caches fill up and start over.
+    const many = Array.from({ length: 10_000 }, (_, i) =>
+      span({ name: `Op ${i}`, service: `Svc${i % 5000}`, tags: { [`k${i}`]: `v${i}`, n: i }, notes: [{ timestamp: T0, value: `note ${i}` }] }),
+    );
+    expect(encodeZipkinSpans(many)).toBe(JSON.stringify(many.map(toZipkinSpan)));
+    expect(encodeZipkinSpans([])).toBe('[]');
   });
 
   it('agrees with zipkin-js (model + JSON_V2) on every normalised span', () => {
