@@ -180,6 +180,14 @@ describe('ZipkinExporter over HTTP', () => {
     expect(collector.posts.every((p) => p.headers.authorization === 'Bearer t0k3n' && p.headers.b3 === '0')).toBe(true);
   });
 
+  it('sends credentials in the URL as basic auth', async () => {
+    const url = collector.url.replace('http://', 'http://zip:k%40n@');
+    const zipkin = exporter({ url });
+    expect(zipkin.url).toBe(collector.url);
+    await zipkin.export(spans(1));
+    expect(collector.posts[0].headers.authorization).toBe(`Basic ${Buffer.from('zip:k@n').toString('base64')}`);
+  });
+
   it('shuts down: a batch waiting for a retry gets one last attempt, later exports reject', async () => {
     collector.script.push(500);
     const zipkin = exporter({ maxRetries: 5, retryBaseMs: 60_000, random: () => 0.99 });
