@@ -10,7 +10,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { annotate, configure, trace } from 'tomograph';
 import { expressMiddleware } from 'tomograph/express';
 import { instrumentKnex } from 'tomograph/knex';
-import { demoExporters, openDatabase, printDiagnostics, serveAsChild } from './service';
+import { closeDatabase, demoExporters, openDatabase, printDiagnostics, serveAsChild } from './service';
 
 configure({
   serviceName: 'inventory',
@@ -91,5 +91,5 @@ async function seed(): Promise<void> {
 void seed().then(() => {
   // Instrumented after seeding, so the start-up queries make no traces of their own.
   instrumentKnex(db);
-  serveAsChild(app, { onClose: () => db.destroy() });
+  serveAsChild(app, { onClose: () => closeDatabase(db, 'inventory') });
 });

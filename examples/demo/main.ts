@@ -44,6 +44,9 @@ const out = (text: string): void => void process.stdout.write(text);
 
 async function main(): Promise<number> {
   const { once, port } = options();
+  // From the start: a Ctrl-C during the first requests still stops the services in order.
+  let wasInterrupted = false;
+  const interrupt = interrupted().then(() => void (wasInterrupted = true));
   const dir = mkdtempSync(join(tmpdir(), 'tomograph-demo-'));
   const services: Service[] = [];
   let traces = 0;
@@ -58,6 +61,8 @@ async function main(): Promise<number> {
   });
   let stopping = false;
   let failures = 0;
+  let crashed!: () => void;
+  const crash = new Promise<void>((resolve) => (crashed = resolve));
 
   try {
     const inventory = await startService('inventory', { DEMO_DATA_DIR: dir }, services);
@@ -80,6 +85,7 @@ async function main(): Promise<number> {
         if (stopping) return;
         failures++;
         out(`${service.name} exited unexpectedly (${code}); stopping the demo\n`);
+        crashed();
         void stop();
       });
     }
@@ -102,11 +108,11 @@ async function main(): Promise<number> {
     failures += wrong.length;
     const summary = summarize(results);
 
-    if (!once && failures === 0) {
+    if (!once && !stopping && !wasInterrupted) {
       out(`${summary}\n\nTrace page: ${shop.url}/_traces  (a request every ${TRICKLE_EVERY_MS / 1000} s; Ctrl-C to stop)\n\n`);
       let i = 0;
       const trickle = setInterval(() => void send(shop.url, DEMO_TRAFFIC[i++ % DEMO_TRAFFIC.length]), TRICKLE_EVERY_MS);
-      await interrupted();
+      await Promise.race([interrupt, crash]);
       clearInterval(trickle);
       out('\nstopping…\n');
     }

@@ -1,9 +1,10 @@
 /**
- * What both demo services share: the exporters every service gets, and the life of a forked
- * service process (listen, say `ready`, stop cleanly on `shutdown` or when the parent goes).
+ * What both demo services share: the exporters every service gets, their SQLite databases, and
+ * the life of a forked service process (listen, say `ready`, stop cleanly on `shutdown` or when
+ * the parent goes).
  */
-import type { RequestListener } from 'node:http';
-import { createServer } from 'node:http';
+import { rmdirSync, rmSync } from 'node:fs';
+import { createServer, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { type Knex, knex } from 'knex';
@@ -53,7 +54,10 @@ export function serveAsChild(app: RequestListener, options: ServeOptions = {}): 
 
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // close() ends idle keep-alive connections; give busy ones (a browser on the page) a moment.
+      setTimeout(() => server.closeAllConnections(), 1000).unref();
+      await closed;
       await options.onClose?.();
       await shutdown();
       if (process.connected) {
@@ -80,15 +84,13 @@ export function serveAsChild(app: RequestListener, options: ServeOptions = {}): 
 }
 
 /**
- * Opens the service's SQLite database `<DEMO_DATA_DIR>/<name>.sqlite` (better-sqlite3; the main
- * process made the directory and removes it at the end).
+ * Opens the service's SQLite database `<DEMO_DATA_DIR>/<name>.sqlite` (better-sqlite3), in the
+ * temporary directory the main process made.
  */
 export function openDatabase(name: string): Knex {
-  const dir = process.env.DEMO_DATA_DIR;
-  if (dir === undefined || dir === '') throw new Error('DEMO_DATA_DIR is not set: start the demo with main.js');
   return knex({
     client: 'better-sqlite3',
-    connection: { filename: join(dir, `${name}.sqlite`) },
+    connection: { filename: join(dataDir(), `${name}.sqlite`) },
     useNullAsDefault: true,
     pool: {
       // better-sqlite3 runs on the event loop: without WAL every commit waits for an fsync there,
@@ -100,6 +102,27 @@ export function openDatabase(name: string): Knex {
       },
     },
   });
+}
+
+/**
+ * Closes the database and deletes its files, and the data directory once it is empty: the main
+ * process removes the directory too, but it may have been killed.
+ */
+export async function closeDatabase(db: Knex, name: string): Promise<void> {
+  await db.destroy();
+  const dir = dataDir();
+  for (const suffix of ['', '-wal', '-shm']) rmSync(join(dir, `${name}.sqlite${suffix}`), { force: true });
+  try {
+    rmdirSync(dir);
+  } catch {
+    // The other service's files are still there (or the main process removed the directory).
+  }
+}
+
+function dataDir(): string {
+  const dir = process.env.DEMO_DATA_DIR;
+  if (dir === undefined || dir === '') throw new Error('DEMO_DATA_DIR is not set: start the demo with main.js');
+  return dir;
 }
 
 function nonEmpty(value: string | undefined): boolean {

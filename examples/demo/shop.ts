@@ -13,7 +13,7 @@ import { expressMiddleware } from 'tomograph/express';
 import { instrumentHttp } from 'tomograph/http';
 import { instrumentKnex } from 'tomograph/knex';
 import { tracePage } from 'tomograph/page';
-import { demoExporters, openDatabase, printDiagnostics, serveAsChild } from './service';
+import { closeDatabase, demoExporters, openDatabase, printDiagnostics, serveAsChild } from './service';
 
 const INVENTORY_URL = process.env.INVENTORY_URL ?? 'http://127.0.0.1:3001';
 
@@ -128,7 +128,7 @@ void seed().then(() => {
   instrumentKnex(db);
   serveAsChild(app, {
     port: Number(process.env.DEMO_PORT ?? 0),
-    onClose: () => db.destroy(),
+    onClose: () => closeDatabase(db, 'shop'),
     // The inventory's spans, relayed by the main process, so the page shows whole traces.
     onMessage: (message) => {
       if (message.type === 'spans') page.exporter.export(message.spans);
