@@ -2,11 +2,11 @@ import { gzip as gzipCallback, constants as zlibConstants } from 'node:zlib';
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { invalidOption } from '../lib/options';
 import type { Exporter, FinishedSpan } from '../lib/types';
-import { encodeZipkinSpan, encodeZipkinSpans } from './zipkin-json';
+import { encodeZipkinBodies, type ZipkinBody } from './zipkin-json';
 import { ZipkinExportError, ZipkinHttpClient, zipkinErrorCodes } from './zipkin-http';
 
 export { toZipkinSpan, type ZipkinSpan, type ZipkinEndpoint, type ZipkinAnnotation } from './zipkin-encode';
-export { encodeZipkinSpan, encodeZipkinSpans } from './zipkin-json';
+export { encodeZipkinBodies, encodeZipkinSpan, encodeZipkinSpans, type ZipkinBody } from './zipkin-json';
 export { ZipkinExportError, zipkinErrorCodes, type ZipkinErrorCode } from './zipkin-http';
 
 /** The collector used when neither `url` nor `TOMOGRAPH_ZIPKIN_URL` says otherwise. */
@@ -56,12 +56,6 @@ export interface ZipkinExporterStats {
   bytesInFlight: number;
 }
 
-interface Chunk {
-  /** A JSON array of spans, UTF-8. */
-  readonly body: Buffer;
-  readonly spans: number;
-}
-
 const KNOWN_OPTIONS = new Set([
   'url', 'gzip', 'timeoutMs', 'maxRetries', 'retryBaseMs', 'retryMaxMs', 'maxBytesInFlight', 'maxBatchBytes',
   'headers', 'random',
@@ -76,7 +70,8 @@ const RESERVED_HEADERS = new Set(['content-length', 'content-encoding', 'content
  * timeouts with exponential backoff and full jitter; never a 4xx. `export()` resolves once the
  * collector accepted the batch and rejects with a `ZipkinExportError` (with `code` and
  * `status`) once it is lost, which the tracer's queue counts and reports. Memory is bounded by
- * `maxBytesInFlight`; sockets and timers never hold the process open, and `shutdown()` closes them.
+ * `maxBytesInFlight`. Idle sockets never hold the process open (a POST or a backoff wait in
+ * progress does, briefly, so awaiting code sees it end); `shutdown()` closes them all.
  */
 export class ZipkinExporter implements Exporter {
   /** The collector's address (no credentials), for messages and logs. */
@@ -136,9 +131,9 @@ export class ZipkinExporter implements Exporter {
       return Promise.reject(this.lost(new ZipkinExportError(zipkinErrorCodes.SHUT_DOWN, 'zipkin: exporter is shut down'), spans.length));
     }
     if (spans.length === 0) return Promise.resolve();
-    let chunks: Chunk[];
+    let chunks: ZipkinBody[];
     try {
-      chunks = encodeBatch(spans, this.maxBatchBytes);
+      chunks = encodeZipkinBodies(spans, this.maxBatchBytes);
     } catch (cause) {
       return Promise.reject(
         this.lost(new ZipkinExportError(zipkinErrorCodes.ENCODE_FAILED, 'zipkin: could not encode the batch', { cause }), spans.length),
@@ -204,7 +199,7 @@ export class ZipkinExporter implements Exporter {
     this.client.destroy();
   }
 
-  private async deliverAll(chunks: Chunk[]): Promise<void> {
+  private async deliverAll(chunks: ZipkinBody[]): Promise<void> {
     if (chunks.length === 1) return this.deliver(chunks[0]);
     const results = await Promise.allSettled(chunks.map((chunk) => this.deliver(chunk)));
     let first: ZipkinExportError | undefined;
@@ -221,7 +216,7 @@ export class ZipkinExporter implements Exporter {
   }
 
   /** One chunk, with retries. Rejects with the last attempt's error, marked with the attempts made. */
-  private async deliver(chunk: Chunk): Promise<void> {
+  private async deliver(chunk: ZipkinBody): Promise<void> {
     let body = chunk.body;
     if (this.gzip) {
       try {
@@ -280,35 +275,6 @@ export class ZipkinExporter implements Exporter {
     this.counts.spansFailed += spans;
     return error;
   }
-}
-
-/**
- * The batch as JSON arrays of at most `maxBatchBytes` bytes each (one span bigger than that
- * goes alone). Nearly always one body, encoded in one pass.
- */
-function encodeBatch(spans: readonly FinishedSpan[], maxBatchBytes: number): Chunk[] {
-  // A Buffer, not the string: the socket writes it without converting again (measured the
-  // cheaper of the two), and a retry sends the same bytes.
-  const body = Buffer.from(encodeZipkinSpans(spans), 'utf8');
-  if (body.length <= maxBatchBytes) return [{ body, spans: spans.length }];
-  // Too big for one POST: cut by the size of each span's JSON.
-  const chunks: Chunk[] = [];
-  let pieces: string[] = [];
-  let size = 2;
-  for (const span of spans) {
-    const piece = encodeZipkinSpan(span);
-    const pieceBytes = Buffer.byteLength(piece, 'utf8');
-    // Each piece after the first also takes a comma.
-    if (pieces.length > 0 && size + 1 + pieceBytes > maxBatchBytes) {
-      chunks.push({ body: Buffer.from(`[${pieces.join(',')}]`, 'utf8'), spans: pieces.length });
-      pieces = [];
-      size = 2;
-    }
-    size += (pieces.length > 0 ? 1 : 0) + pieceBytes;
-    pieces.push(piece);
-  }
-  chunks.push({ body: Buffer.from(`[${pieces.join(',')}]`, 'utf8'), spans: pieces.length });
-  return chunks;
 }
 
 function gzipBody(body: Buffer): Promise<Buffer> {

@@ -289,6 +289,8 @@ describe('randomised spans (fast-check)', () => {
     fc.assert(
       fc.property(finishedSpanArb, (s) => {
         const ours = toZipkinSpan(s);
+        // zipkin-js's putTag assigns `tags[key]`, so a tag named __proto__ is lost there.
+        fc.pre(ours.tags === undefined || !Object.keys(ours.tags).includes('__proto__'));
         // zipkin-js lower-cases names with toLocaleLowerCase; compare on names where both agree.
         fc.pre(ours.name === undefined || ours.name === ours.name.toLocaleLowerCase());
         fc.pre(

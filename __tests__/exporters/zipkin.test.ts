@@ -1,4 +1,4 @@
-import { ZipkinExporter, ZipkinExportError, zipkinErrorCodes, DEFAULT_ZIPKIN_URL } from '../../exporters/zipkin';
+import { DEFAULT_ZIPKIN_URL, encodeZipkinSpans, ZipkinExporter, ZipkinExportError, zipkinErrorCodes } from '../../exporters/zipkin';
 import { codes, Tracer, type FinishedSpan } from '../../lib';
 import type { DiagnosticEvent } from '../../lib/types';
 import { ZipkinCollector } from '../helpers/zipkin-collector';
@@ -156,6 +156,18 @@ describe('ZipkinExporter over HTTP', () => {
     expect(collector.posts.length).toBeGreaterThan(2);
     for (const post of collector.posts) expect(post.bytes).toBeLessThanOrEqual(8 * 1024);
     expect(collector.spans.map((s) => s.id).sort()).toEqual(batch.map((s) => s.id).sort());
+  });
+
+  it('writes multi-byte and unpaired UTF-16 text exactly, whole or split', async () => {
+    const batch = spans(30).map((s, i) => ({ ...s, name: `Grüße 🌍 ${i}`, tags: { odd: `\ud800${i}`, emoji: '🚀'.repeat(i) } }));
+    const expected = JSON.parse(encodeZipkinSpans(batch)) as unknown[];
+    await exporter().export(batch);
+    await exporter({ maxBatchBytes: 2048 }).export(batch);
+    expect(collector.posts.length).toBeGreaterThan(3);
+    expect(collector.problems).toEqual([]);
+    expect(collector.spans.slice(0, 30)).toEqual(expected);
+    expect(collector.spans.slice(30)).toEqual(expected);
+    expect(collector.spans[1].name).toBe('grüße 🌍 1');
   });
 
   it('rejects a batch at once when it would put more than maxBytesInFlight in flight', async () => {
