@@ -17,6 +17,8 @@ interface QueryObject {
 /** One statement in flight: its span (span mode) or the span its note goes on (note mode). */
 class QueryRecord {
   constructor(
+    /** The instrumentation that started it (a builder may outlive a detach and run again). */
+    readonly t: KnexTracing,
     readonly uid: unknown,
     readonly span: Span | undefined,
     readonly target: Span | undefined,
@@ -39,6 +41,8 @@ class BuilderState {
   poolWait: 0 | 1 | 2 = 0;
   /** Whether the latest run has sent a statement (or failed before it could). */
   sent = false;
+  /** Whether `start` and `error` listeners are on the builder (added at its first busy run). */
+  watchesPool = false;
   private inflight: QueryRecord | undefined = undefined;
   private more: QueryRecord[] | undefined = undefined;
 
@@ -63,33 +67,53 @@ class BuilderState {
 }
 
 /**
- * Called when Knex makes a runner for `builder` (its `then()`): notes when the run began and
- * whether the pool will make it wait, and, the first time, subscribes to the builder's own
- * `start`/`query`/`query-response`/`query-error`/`error` events. The listeners are shared
- * functions (Knex calls them with the builder as `this`), so a run costs no closure.
+ * Called when Knex makes a runner for `builder` (its `then()`). The first time, subscribes to the
+ * builder's own `query` and `query-error` events (the one place a statement and its builder meet,
+ * and the only one that hears of `.timeout()`); the responses come through the client's
+ * `query-response` event, which names the builder (`listenToResponses`). When the pool has no
+ * idle connection, it also notes when the run began and listens for `start` (the connection
+ * came) and `error` (it never did). The listeners are shared functions that Knex calls with the
+ * builder as `this`: a run costs no closure.
  */
 export function trackRun(t: KnexTracing, client: KnexClient, builder: unknown): void {
   if (builder === null || typeof builder !== 'object') return;
-  const b = builder as KnexClient & { on?: (event: string, listener: Function) => unknown };
+  const b = builder as KnexClient & { on: (event: string, listener: Function) => unknown };
   let state = b[STATE] as BuilderState | undefined;
   if (state === undefined) {
     if (typeof b.on !== 'function') return;
     state = new BuilderState(t);
     b[STATE] = state;
-    b.on('start', onStart);
     b.on('query', onQuery);
-    b.on('query-response', onResponse);
     b.on('query-error', onQueryError);
-    // Knex emits `error` on a builder only when it has listeners; ours only reads it.
-    b.on('error', onRunError);
   } else {
     // Run before under an instrumentation since detached: the listeners are the same functions.
     state.t = t;
   }
-  state.runAtUs = t.tracer.now();
-  state.acquiredAtUs = 0;
   state.sent = false;
-  state.poolWait = poolWait(client, b._connection);
+  state.acquiredAtUs = 0;
+  const wait = poolWait(client, b._connection);
+  state.poolWait = wait;
+  if (wait === 0) return;
+  state.runAtUs = t.tracer.now();
+  if (!state.watchesPool) {
+    state.watchesPool = true;
+    b.on('start', onStart);
+    // Knex emits `error` on a builder only when it has listeners; ours only reads it.
+    b.on('error', onRunError);
+  }
+}
+
+/**
+ * Subscribes to `client`'s `query-response` event, which Knex emits for every builder run on
+ * it, on the clones `withUserParams` makes of it, and on its transactions' clients. Returns the
+ * unsubscribe function.
+ */
+export function listenToResponses(client: KnexClient): () => void {
+  const on = client.on;
+  const removeListener = client.removeListener;
+  if (typeof on !== 'function' || typeof removeListener !== 'function') return () => undefined;
+  on.call(client, 'query-response', onResponse);
+  return () => removeListener.call(client, 'query-response', onResponse);
 }
 
 function onStart(this: KnexClient): void {
@@ -107,12 +131,12 @@ function onQuery(this: KnexClient, query: QueryObject): void {
   }
 }
 
-function onResponse(this: KnexClient, _response: unknown, query: QueryObject | undefined): void {
-  const state = this[STATE] as BuilderState | undefined;
+function onResponse(_response: unknown, query: QueryObject | undefined, builder: KnexClient | undefined): void {
+  const state = builder?.[STATE] as BuilderState | undefined;
   if (state === undefined) return;
   try {
     const record = state.take(query?.__knexQueryUid);
-    if (record !== undefined) finishQuery(state.t, record, false, undefined, query);
+    if (record !== undefined) finishQuery(record, false, undefined, query);
   } catch (error) {
     state.t.fault(error, 'query-response');
   }
@@ -123,20 +147,20 @@ function onQueryError(this: KnexClient, error: unknown, query: QueryObject | und
   if (state === undefined) return;
   try {
     const record = state.take(query?.__knexQueryUid);
-    if (record !== undefined) finishQuery(state.t, record, true, error, query);
+    if (record !== undefined) finishQuery(record, true, error, query);
   } catch (fault) {
     state.t.fault(fault, 'query-error');
   }
 }
 
 /**
- * The run failed. After a statement was sent, `query-error` has handled it; before (no
- * connection within the pool's timeout, a builder that does not compile) no span exists yet,
- * so one is made for the attempt, from the run to now.
+ * A run that found the pool busy failed. After a statement was sent, `query-error` has handled
+ * it; before (no connection within the pool's timeout) no span exists yet, so one is made for
+ * the attempt, from the run to now.
  */
 function onRunError(this: KnexClient, error: unknown): void {
   const state = this[STATE] as BuilderState | undefined;
-  if (state === undefined || state.sent || !state.t.on) return;
+  if (state === undefined || state.sent || state.poolWait === 0 || !state.t.on) return;
   state.sent = true;
   try {
     failedBeforeSending(state, this, error);
@@ -167,7 +191,12 @@ function startQuery(state: BuilderState, builder: KnexClient, query: QueryObject
     const info = t.dbInfo(client);
     // parent undefined: none was current when the builder was made; the tracer then takes the
     // span current now (and makes nothing where exporting suppressed tracing).
-    const span = tracer.startSpan(operation, { kind: 'CLIENT', parent, remote: info.remote, timestamp: nowUs });
+    const spanOptions = t.spanOptions;
+    spanOptions.parent = parent;
+    spanOptions.remote = info.remote;
+    spanOptions.timestamp = nowUs;
+    const span = tracer.startSpan(operation, spanOptions);
+    spanOptions.parent = undefined;
     if (span.recording) {
       span.tag('db.system', info.system);
       if (info.name !== undefined) span.tag('db.name', info.name);
@@ -178,21 +207,27 @@ function startQuery(state: BuilderState, builder: KnexClient, query: QueryObject
       if (options.includeBindings) span.tag('db.bindings', truncate(formatBindings(query.bindings), options.maxStatementLength));
       if (waitUs >= 0) span.annotate('pool.acquire', { timestamp: state.runAtUs, duration: waitUs });
     }
-    record = new QueryRecord(query.__knexQueryUid, span, undefined, nowUs, '');
+    record = new QueryRecord(t, query.__knexQueryUid, span, undefined, nowUs, '');
     if (options.comment) t.expectStatement(sql, span);
   } else {
     const target = parent ?? tracer.currentSpan();
-    if (target === undefined) return;
+    if (target === undefined) {
+      if (options.comment) t.expectStatement(sql, undefined);
+      return;
+    }
     if (waitUs >= 0) target.annotate('pool.acquire', { timestamp: state.runAtUs, duration: waitUs });
     const table = tableOf(builder);
-    record = new QueryRecord(query.__knexQueryUid, undefined, target, nowUs, table === undefined ? operation : operation + ' ' + table);
+    record = new QueryRecord(t, query.__knexQueryUid, undefined, target, nowUs, table === undefined ? operation : operation + ' ' + table);
     if (options.comment) t.expectStatement(sql, target);
   }
   state.add(record);
+  t.inflight++;
 }
 
-function finishQuery(t: KnexTracing, record: QueryRecord, failed: boolean, error: unknown, query: QueryObject | undefined): void {
+function finishQuery(record: QueryRecord, failed: boolean, error: unknown, query: QueryObject | undefined): void {
+  const t = record.t;
   const endUs = t.tracer.now();
+  if (--t.inflight === 0 && !t.active) t.idle();
   // Registered even when nothing here records it: the same error may fail the request's span.
   if (failed) t.exportedError(error, query?.sql, query?.bindings);
   const span = record.span;

@@ -63,6 +63,7 @@ class TransactionState {
   private outcome: 'commit' | 'rollback' | undefined = undefined;
   private outcomeAtUs = 0;
   private ended = false;
+  private unwatched = false;
 
   constructor(
     private readonly t: KnexTracing,
@@ -91,7 +92,11 @@ class TransactionState {
   watch(trx: unknown): void {
     const target = trx as KnexClient | null;
     const original = target?.acquireConnection;
-    if (typeof original !== 'function') return;
+    if (typeof original !== 'function') {
+      // Not a Knex we know: the span then starts with the container, and ends with it.
+      this.unwatched = true;
+      return;
+    }
     const state = this;
     target!.acquireConnection = function (this: KnexClient, config: { connection?: unknown } | undefined, cb: Function) {
       state.waited = poolWait(state.client, config?.connection);
@@ -111,6 +116,7 @@ class TransactionState {
 
   /** Runs the container (the user's function, or Knex's `resolve`) with the transaction current. */
   run(self: unknown, container: Function, transactor: unknown): unknown {
+    if (this.unwatched) this.acquired();
     try {
       this.instrument(transactor as KnexClient);
     } catch (error) {

@@ -2,7 +2,7 @@ import { defaultTracer } from '../lib/api';
 import { codes } from '../lib/codes';
 import { invalidOption } from '../lib/options';
 import type { Tracer } from '../lib/tracer';
-import { trackRun } from './knex-queries';
+import { listenToResponses, trackRun } from './knex-queries';
 import { appendComment } from './knex-sql';
 import { type KnexClient, KnexTracing, PARENT, type ResolvedKnexOptions } from './knex-tracing';
 import { traceTransaction } from './knex-transactions';
@@ -78,11 +78,14 @@ export function instrumentKnex(knex: KnexInstance, options: KnexInstrumentationO
   t.patchTransactionClient = (trxClient) => patchClient(t, trxClient, undefined);
   const patches: Patch[] = [];
   patchClient(t, client, patches);
+  const stopListening = listenToResponses(client);
   client[INSTRUMENTED] = t;
 
   return function detach(): void {
     if (!t.active) return;
-    t.active = false;
+    // The response listener stays until statements already sent are answered, so their spans
+    // end. Clones made by withUserParams keep their copy of it: it finishes what they started.
+    t.detach(stopListening);
     for (const patch of patches.reverse()) {
       // Someone wrapped it after us: leave theirs in place; ours now passes straight through.
       if (client[patch.key] !== patch.wrapper) continue;

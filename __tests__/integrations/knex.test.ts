@@ -471,6 +471,38 @@ describe.each(knexVersions)('instrumentKnex on SQLite, %s', (_label, makeKnex) =
       expect(idle.stats().spansStarted).toBe(0);
     });
 
+    it('a tracer that throws never breaks a query or a transaction: the fault is reported', async () => {
+      detach();
+      const { Tracer } = await import('../../lib/tracer');
+      const codes: string[] = [];
+      const broken = new Tracer({ serviceName: 'broken', onDiagnostic: (event) => codes.push(event.code) });
+      broken.startSpan = () => {
+        throw new Error('tracer bug');
+      };
+      detach = instrumentKnex(knex, { tracer: broken, comment: true });
+      await knex(USERS).insert({ email: 'j@x', age: 1 });
+      const result = await knex.transaction(async (trx: KnexLike) => trx(USERS).where({ email: 'j@x' }).first('age'));
+      expect(result).toEqual({ age: 1 });
+      const error = await knex.raw('selec 1').catch((e: unknown) => e);
+      expect((error as Error).message).toMatch(/syntax error/);
+      expect(codes.length).toBeGreaterThan(0);
+      expect(new Set(codes)).toEqual(new Set(['TOMOGRAPH_INTEGRATION_ERROR']));
+    });
+
+    it('comment: true in note mode carries the current span', async () => {
+      detach();
+      detach = instrumentKnex(knex, { tracer: t.tracer, mode: 'note', comment: true });
+      const sent: string[] = [];
+      knex.on('query', (query: { sql: string }) => sent.push(query.sql));
+      await t.tracer.trace('request', () => knex(USERS).select('id'));
+      await knex(USERS).select('id'); // no current span: no comment
+      const request = only(await t.spans(), 'request');
+      expect(sent).toEqual([
+        `select \`id\` from \`${USERS}\` /*traceparent='00-${request.traceId}-${request.id}-01'*/`,
+        `select \`id\` from \`${USERS}\``,
+      ]);
+    });
+
     it('throws a TypeError with a stable code on wrong arguments', () => {
       const bad: Array<[unknown, unknown]> = [
         [{}, undefined],
