@@ -9,6 +9,7 @@
  */
 const { execFileSync } = require('node:child_process');
 const path = require('node:path');
+const { hasTaskset, median, numberOption, rotate } = require('./_util');
 
 const dist = path.join(__dirname, '..', 'dist', 'lib');
 
@@ -61,30 +62,22 @@ async function child(store, flows, chain) {
   process.exit(0);
 }
 
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 function main() {
-  const args = process.argv.slice(2);
-  const opt = (name, fallback) => {
-    const i = args.indexOf(`--${name}`);
-    return i >= 0 ? Number(args[i + 1]) : fallback;
-  };
+  const opt = numberOption;
   const flows = opt('flows', 20000);
   const rounds = opt('rounds', 5);
   for (const chain of ['promises', 'mixed']) run(flows, rounds, chain);
 }
 
 function run(flows, rounds, chain) {
+  const pin = hasTaskset();
   const stores = ['async-local-storage', 'cls-hooked'];
   const results = Object.fromEntries(stores.map((s) => [s, []]));
   for (let round = 0; round < rounds; round++) {
-    for (let i = 0; i < stores.length; i++) {
-      const store = stores[(i + round) % stores.length];
-      const out = execFileSync(process.execPath, ['--expose-gc', __filename, '--child', store, String(flows), chain]);
+    for (const store of rotate(stores, round)) {
+      const argv = ['--expose-gc', __filename, '--child', store, String(flows), chain];
+      const out = pin ? execFileSync('taskset', ['-c', '0', process.execPath, ...argv]) : execFileSync(process.execPath, argv);
       results[store].push(JSON.parse(out.toString()));
     }
   }

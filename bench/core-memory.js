@@ -12,6 +12,7 @@
  */
 const { execFileSync } = require('node:child_process');
 const path = require('node:path');
+const { median, numberOption, rotate } = require('./_util');
 
 const dist = path.join(__dirname, '..', 'dist', 'lib');
 
@@ -137,25 +138,15 @@ async function boundChild(seconds) {
   process.exit(0);
 }
 
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 function main() {
-  const args = process.argv.slice(2);
-  const opt = (name, fallback) => {
-    const i = args.indexOf(`--${name}`);
-    return i >= 0 ? Number(args[i + 1]) : fallback;
-  };
+  const opt = numberOption;
   const pairs = opt('spans', 100000) / 2;
   const rounds = opt('rounds', 5);
   const variants = ['tomograph', 'otel', 'zipkin'];
   const results = Object.fromEntries(variants.map((v) => [v, []]));
   for (let round = 0; round < rounds; round++) {
-    for (let i = 0; i < variants.length; i++) {
-      const variant = variants[(i + round) % variants.length];
+    for (const variant of rotate(variants, round)) {
       const out = execFileSync(process.execPath, ['--expose-gc', __filename, '--retained', variant, String(pairs)]);
       results[variant].push(JSON.parse(out.toString()).bytesPerSpan);
     }

@@ -9,8 +9,9 @@
  *
  * Needs `npm run build` first (it loads dist/).
  */
-const { execFileSync, spawnSync } = require('node:child_process');
+const { execFileSync } = require('node:child_process');
 const path = require('node:path');
+const { hasTaskset, median, numberOption, rotate } = require('./_util');
 
 const VARIANTS = {
   untraced: 'the same loop, no tracing',
@@ -119,22 +120,10 @@ async function child(variant, iterations) {
   process.exit(0);
 }
 
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
-function hasTaskset() {
-  return spawnSync('taskset', ['-c', '0', 'true']).status === 0;
-}
 
 function main() {
-  const args = process.argv.slice(2);
-  const opt = (name, fallback) => {
-    const i = args.indexOf(`--${name}`);
-    return i >= 0 ? Number(args[i + 1]) : fallback;
-  };
+  const opt = numberOption;
   const rounds = opt('rounds', 7);
   const iterations = opt('iterations', 200000);
   const names = Object.keys(VARIANTS);
@@ -142,7 +131,7 @@ function main() {
   const pin = hasTaskset();
   for (let round = 0; round < rounds; round++) {
     // Rotate the order so no variant always runs first (cold machine) or last.
-    const order = names.map((_, i) => names[(i + round) % names.length]);
+    const order = rotate(names, round);
     for (const variant of order) {
       const argv = [__filename, '--child', variant, String(iterations)];
       const out = pin
