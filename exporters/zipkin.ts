@@ -30,6 +30,13 @@ export interface ZipkinExporterOptions {
   /** Longest backoff before one retry, in milliseconds. Default max(2000, retryBaseMs). */
   retryMaxMs?: number;
   /**
+   * Longest time one `export` call may spend on a batch, retries included, in milliseconds: no
+   * retry starts that could not finish within it. Keep it under the tracer's `exportTimeoutMs`
+   * (default 10000), so the queue never gives up on a batch that a late retry then delivers.
+   * Default 9000.
+   */
+  deadlineMs?: number;
+  /**
    * Bytes of encoded spans being sent or retried at most; a batch that would go over is
    * rejected at once (the queue counts it failed) instead of being buffered. Default 5 MiB.
    */
@@ -57,7 +64,7 @@ export interface ZipkinExporterStats {
 }
 
 const KNOWN_OPTIONS = new Set([
-  'url', 'gzip', 'timeoutMs', 'maxRetries', 'retryBaseMs', 'retryMaxMs', 'maxBytesInFlight', 'maxBatchBytes',
+  'url', 'gzip', 'timeoutMs', 'maxRetries', 'retryBaseMs', 'retryMaxMs', 'deadlineMs', 'maxBytesInFlight', 'maxBatchBytes',
   'headers', 'random',
 ]);
 const MIB = 1024 * 1024;
@@ -82,6 +89,7 @@ export class ZipkinExporter implements Exporter {
   private readonly maxRetries: number;
   private readonly retryBaseMs: number;
   private readonly retryMaxMs: number;
+  private readonly deadlineMs: number;
   private readonly maxBytesInFlight: number;
   private readonly maxBatchBytes: number;
   private readonly random: () => number;
@@ -109,6 +117,7 @@ export class ZipkinExporter implements Exporter {
     this.retryBaseMs = integer('retryBaseMs', options.retryBaseMs, 100, 0);
     this.retryMaxMs = integer('retryMaxMs', options.retryMaxMs, Math.max(2000, this.retryBaseMs), 0);
     if (this.retryMaxMs < this.retryBaseMs) throw invalidOption('ZipkinExporter: retryMaxMs must not be below retryBaseMs');
+    this.deadlineMs = integer('deadlineMs', options.deadlineMs, 9000, 1);
     this.maxBytesInFlight = integer('maxBytesInFlight', options.maxBytesInFlight, 5 * MIB, 1);
     this.maxBatchBytes = integer('maxBatchBytes', options.maxBatchBytes, Math.min(MIB, this.maxBytesInFlight), 2);
     if (this.maxBatchBytes > this.maxBytesInFlight) {
@@ -225,6 +234,7 @@ export class ZipkinExporter implements Exporter {
         throw this.lost(new ZipkinExportError(zipkinErrorCodes.ENCODE_FAILED, 'zipkin: could not gzip the batch', { cause }), chunk.spans, 0);
       }
     }
+    const startedMs = Date.now();
     for (let attempt = 0; ; attempt++) {
       if (this.destroyed) {
         throw this.lost(new ZipkinExportError(zipkinErrorCodes.SHUT_DOWN, 'zipkin: exporter is shut down'), chunk.spans, attempt);
@@ -240,13 +250,19 @@ export class ZipkinExporter implements Exporter {
       } catch (caught) {
         const error = caught as ZipkinExportError;
         if (!error.retryable || attempt >= this.maxRetries || last) throw this.lost(error, chunk.spans, attempt + 1);
+        const delayMs = this.backoffDelay(attempt);
+        // A retry that could outlast the deadline is not started: the batch is lost now, and
+        // counted once, rather than delivered after the queue has already counted it failed.
+        if (Date.now() - startedMs + delayMs + this.timeoutMs > this.deadlineMs) {
+          throw this.lost(error, chunk.spans, attempt + 1);
+        }
+        if (!this.closing) await this.sleep(delayMs);
       }
-      if (!this.closing) await this.backoff(attempt);
     }
   }
 
   /** Full jitter: a random wait in [0, min(retryMaxMs, retryBaseMs * 2^attempt)). */
-  private backoff(attempt: number): Promise<void> {
+  private backoffDelay(attempt: number): number {
     const ceiling = Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** attempt);
     let r = 0;
     try {
@@ -254,7 +270,10 @@ export class ZipkinExporter implements Exporter {
     } catch {
       // A broken random source must not lose the batch; retry without a wait.
     }
-    const delayMs = Math.floor(ceiling * (r >= 0 && r < 1 ? r : 0));
+    return Math.floor(ceiling * (r >= 0 && r < 1 ? r : 0));
+  }
+
+  private sleep(delayMs: number): Promise<void> {
     return new Promise<void>((resolve) => {
       const wake = () => {
         clearTimeout(timer);

@@ -202,7 +202,7 @@ describe('ZipkinExporter over HTTP', () => {
 
   it('shuts down: a batch waiting for a retry gets one last attempt, later exports reject', async () => {
     collector.script.push(500);
-    const zipkin = exporter({ maxRetries: 5, retryBaseMs: 60_000, random: () => 0.99 });
+    const zipkin = exporter({ maxRetries: 5, retryBaseMs: 60_000, deadlineMs: 600_000, random: () => 0.99 });
     const pending = zipkin.export(spans(6));
     await collector.waitForPosts(1);
     await zipkin.shutdown();
@@ -211,6 +211,18 @@ describe('ZipkinExporter over HTTP', () => {
     expect(collector.spans).toHaveLength(6);
     expect((await rejection(zipkin.export(spans(1)))).code).toBe(zipkinErrorCodes.SHUT_DOWN);
     await zipkin.shutdown(); // twice is fine
+  });
+
+  it('starts no retry that could outlast deadlineMs: the batch is lost once, never delivered late', async () => {
+    collector.answer = 500;
+    // Backoffs of 198, 396, ... ms: the second retry (at ~200 ms + 396 ms + a 1000 ms timeout)
+    // would end past the 1500 ms deadline, so only two posts are made.
+    const zipkin = exporter({ maxRetries: 10, retryBaseMs: 200, timeoutMs: 1000, deadlineMs: 1500, random: () => 0.99 });
+    const error = await rejection(zipkin.export(spans(3)));
+    expect(error.attempts).toBe(2);
+    expect(collector.posts).toHaveLength(2);
+    expect(zipkin.stats().spansFailed).toBe(3);
+    await zipkin.shutdown();
   });
 
   it('reports a lost batch through the tracer as TOMOGRAPH_EXPORT_FAILED with the error code', async () => {
