@@ -126,6 +126,42 @@ describe.each(knexVersions)('instrumentKnex on SQLite, %s', (_label, makeKnex) =
       expect(t.tracer.stats().spansStarted).toBe(t.tracer.stats().spansFinished);
     });
 
+    it('with the cls-hooked context store too: 20 concurrent traces through one connection keep their parents', async () => {
+      const cls = testTracer({ context: 'cls-hooked' });
+      detach();
+      detach = instrumentKnex(knex, { tracer: cls.tracer });
+      const builders: KnexLike[] = [];
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          cls.tracer.trace(`request ${i}`, async () => {
+            const builder = knex(USERS).where('id', i).select('id');
+            builders.push(builder);
+            await builder;
+            await knex.raw('select ?', [i]);
+          }),
+        ),
+      );
+      const spans = await cls.spans();
+      for (let i = 0; i < 20; i++) {
+        const request = only(spans, `request ${i}`);
+        expect(childrenOf(spans, request).map((s) => s.name)).toEqual(['select', 'raw']);
+      }
+      expect(spans.filter((s) => s.name === 'select' || s.name === 'raw')).toHaveLength(40);
+      await cls.tracer.shutdown();
+    });
+
+    it('leaves streamed queries untraced, and working', async () => {
+      await knex(USERS).insert([{ email: 'k@x', age: 1 }, { email: 'l@x', age: 2 }]);
+      await t.tracer.flush();
+      t.memory.reset();
+      const rows: unknown[] = [];
+      await t.tracer.trace('request', async () => {
+        for await (const row of knex(USERS).select('email').stream()) rows.push(row);
+      });
+      expect(rows).toHaveLength(2);
+      expect((await t.spans()).map((s) => s.name)).toEqual(['request']);
+    });
+
     it('traces instances made afterwards with withUserParams', async () => {
       const tenant = knex.withUserParams({ tenant: 'a' });
       await t.tracer.trace('request', async () => {
@@ -358,7 +394,7 @@ describe.each(knexVersions)('instrumentKnex on SQLite, %s', (_label, makeKnex) =
 
     it('a query that times out waiting for a connection gets a failed span covering the wait', async () => {
       await knex.destroy();
-      knex = makeKnex({ ...knexConfig('sqlite', 1, file), acquireConnectionTimeout: 50 });
+      knex = makeKnex({ ...knexConfig('sqlite', 1, file), acquireConnectionTimeout: 50, log: { warn: () => undefined } });
       detach = instrumentKnex(knex, { tracer: t.tracer });
       const trx = await knex.transaction();
       const error = await t.tracer.trace('request', () => knex(USERS).select('id')).catch((e: unknown) => e);
