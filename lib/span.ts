@@ -75,6 +75,8 @@ export class RecordingSpan implements Span, FinishedSpan {
   /** The span that was current when `start()` made this one current: `stop()` restores it. */
   previousCurrent: Span | undefined;
   private sink: SpanSink | undefined;
+  /** Keys in `tags`, kept so the bound check costs nothing per tag. */
+  private tagCount: number;
 
   constructor(
     sink: SpanSink,
@@ -108,6 +110,7 @@ export class RecordingSpan implements Span, FinishedSpan {
     this.enteredByStart = false;
     this.previousCurrent = undefined;
     this.sink = sink;
+    this.tagCount = 0;
   }
 
   get recording(): boolean {
@@ -135,7 +138,10 @@ export class RecordingSpan implements Span, FinishedSpan {
   tag(key: string, value: TagValue): this {
     if (this.sink === undefined) return this;
     if (this.tags === NO_TAGS) this.tags = {};
-    else if (!(key in this.tags) && Object.keys(this.tags).length >= MAX_TAGS) return this;
+    if (this.tags[key] === undefined) {
+      if (this.tagCount >= MAX_TAGS) return this;
+      this.tagCount++;
+    }
     this.tags[key] = value;
     return this;
   }
