@@ -1,0 +1,76 @@
+'use strict';
+/**
+ * The Express 5 app every `bench/http.js` variant serves, and its control over IPC. A variant
+ * module sets its tracer up first (OpenTelemetry must hook `require('express')`), then calls
+ * `serve(hooks)`.
+ *
+ * Routes:  GET /hello  -> 'Hello World!'      GET /json -> a 20-item JSON array
+ *
+ * IPC from the driver:
+ *   'mark'  -> { marked: true }      start of the measured window (CPU time, request count)
+ *   'stop'  -> { cpuUs, requests, totalRequests, stats }, after the variant's exporter was
+ *              flushed; then the process exits.
+ * Prints its port on stdout when listening.
+ */
+
+/**
+ * @param {{ use?: (app: any) => void, flush?: () => Promise<void>, stats?: () => unknown }} hooks
+ *   `use` installs the variant's middleware before the routes; `flush` sends whatever the
+ *   exporter still holds and resolves when the sink answered; `stats` reports the tracer's counts.
+ */
+function serve(hooks = {}) {
+  const express = require('express');
+  const app = express();
+  if (hooks.use) hooks.use(app);
+
+  const items = Array.from({ length: 20 }, (_, i) => ({
+    id: i + 1,
+    name: `item ${i + 1}`,
+    price: Math.round((i + 1) * 137.5) / 100,
+    tags: ['bench', i % 2 === 0 ? 'even' : 'odd'],
+    inStock: i % 3 !== 0,
+  }));
+  app.get('/hello', (_req, res) => {
+    res.send('Hello World!');
+  });
+  app.get('/json', (_req, res) => {
+    res.json(items);
+  });
+
+  let requests = 0;
+  const server = app.listen(0, '127.0.0.1', () => process.stdout.write(`${server.address().port}\n`));
+  server.on('request', () => requests++);
+  server.keepAliveTimeout = 30000;
+
+  let mark = { cpu: process.cpuUsage(), requests: 0 };
+  process.on('message', async (message) => {
+    if (message === 'mark') {
+      mark = { cpu: process.cpuUsage(), requests };
+      process.send({ marked: true });
+      return;
+    }
+    if (message !== 'stop') return;
+    const cpu = process.cpuUsage(mark.cpu);
+    const window = requests - mark.requests;
+    server.close();
+    server.closeAllConnections();
+    let flushError;
+    try {
+      if (hooks.flush) await hooks.flush();
+    } catch (error) {
+      flushError = String(error);
+    }
+    process.send(
+      {
+        cpuUs: cpu.user + cpu.system,
+        requests: window,
+        totalRequests: requests,
+        stats: hooks.stats ? hooks.stats() : undefined,
+        flushError,
+      },
+      () => process.exit(0),
+    );
+  });
+}
+
+module.exports = { serve };

@@ -1,0 +1,38 @@
+'use strict';
+/**
+ * `bench/http.js` variant `otel`: OpenTelemetry JS as its docs set it up for Node: a
+ * NodeTracerProvider with a BatchSpanProcessor (defaults) and `@opentelemetry/exporter-zipkin`
+ * to the local sink (ZIPKIN_URL), the http and express instrumentations registered before
+ * `express` is required. Variant `otel-noop`: the same with an exporter that drops everything.
+ */
+const { NodeTracerProvider, BatchSpanProcessor } = require('@opentelemetry/sdk-trace-node');
+const { resourceFromAttributes } = require('@opentelemetry/resources');
+const { registerInstrumentations } = require('@opentelemetry/instrumentation');
+const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http');
+const { ExpressInstrumentation } = require('@opentelemetry/instrumentation-express');
+const { ZipkinExporter } = require('@opentelemetry/exporter-zipkin');
+
+const noExport = process.env.BENCH_VARIANT === 'otel-noop';
+const exporter = noExport
+  ? { export: (_spans, done) => done({ code: 0 }), shutdown: () => Promise.resolve() }
+  : new ZipkinExporter({ url: process.env.ZIPKIN_URL });
+let exported = 0;
+const counting = {
+  export(spans, done) {
+    exported += spans.length;
+    exporter.export(spans, done);
+  },
+  shutdown: () => exporter.shutdown(),
+  forceFlush: () => (exporter.forceFlush ? exporter.forceFlush() : Promise.resolve()),
+};
+const provider = new NodeTracerProvider({
+  resource: resourceFromAttributes({ 'service.name': 'bench-otel' }),
+  spanProcessors: [new BatchSpanProcessor(counting)],
+});
+provider.register();
+registerInstrumentations({ instrumentations: [new HttpInstrumentation(), new ExpressInstrumentation()] });
+
+require('./_http-app').serve({
+  flush: () => provider.forceFlush(),
+  stats: () => ({ spansExported: exported }),
+});

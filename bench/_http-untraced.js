@@ -1,0 +1,3 @@
+'use strict';
+/** `bench/http.js` variant `untraced`: the app alone. */
+require('./_http-app').serve();
