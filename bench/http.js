@@ -29,6 +29,7 @@
  */
 const { spawn, spawnSync } = require('node:child_process');
 const path = require('node:path');
+const { hasTaskset, median: med, numberOption, rotate } = require('./_util');
 
 const VARIANTS = {
   untraced: { file: '_http-untraced.js', what: 'no tracing' },
@@ -44,17 +45,17 @@ const opt = (name, fallback) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : fallback;
 };
-const rounds = Number(opt('rounds', 5));
-const seconds = Number(opt('seconds', 5));
-const warmup = Number(opt('warmup', 2));
-const connections = Number(opt('connections', 10));
+const rounds = numberOption('rounds', 5);
+const seconds = numberOption('seconds', 5);
+const warmup = numberOption('warmup', 2);
+const connections = numberOption('connections', 10);
 const routes = opt('routes', 'hello,json').split(',');
 const variants = opt('variants', 'untraced,tomograph,otel,zipkin-js').split(',');
 const dist = path.resolve(opt('dist', path.join(__dirname, '..', 'dist')));
 for (const v of variants) if (!VARIANTS[v]) throw new Error(`unknown variant ${v} (have: ${Object.keys(VARIANTS).join(', ')})`);
 if (!variants.includes('untraced')) variants.unshift('untraced');
 
-const pin = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+const pin = hasTaskset();
 // Instruction counts need perf and a kernel that lets us count another process's events.
 const perf = !args.includes('--no-perf') && /^\d+,/.test(String(spawnSync('perf', ['stat', '-e', 'instructions', '-x', ',', 'true']).stderr));
 // The driver itself mostly waits; keep it off the server's core.
@@ -73,8 +74,7 @@ async function main() {
   try {
     for (let round = 0; round < rounds; round++) {
       for (const route of routes) {
-        const order = variants.map((_, i) => variants[(i + round) % variants.length]);
-        for (const variant of order) {
+        for (const variant of rotate(variants, round)) {
           const r = await measure(sink, zipkinUrl, variant, route);
           results[route][variant].push(r);
           process.stderr.write(
@@ -95,11 +95,6 @@ async function main() {
 }
 
 function report(results) {
-  const med = (list) => {
-    const s = [...list].sort((a, b) => a - b);
-    const m = Math.floor(s.length / 2);
-    return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
-  };
   console.log(
     `http: Express 5, ${rounds} rounds x ${seconds} s per variant and route (+${warmup} s warm-up, fresh server each), ` +
       `autocannon -c ${connections}` +
