@@ -41,7 +41,8 @@ export async function startPeer(fixture: string, env: Record<string, string> = {
     execArgv: [],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  const exited = once(child, 'exit');
+  // Settles on exit; an 'error' event (spawn failure) is reported by the ready wait below.
+  const exited = once(child, 'exit').catch(() => undefined);
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
     const onExit = (code: number | null) => reject(new Error(`${fixture} exited (${code}) before it was ready`));
     child.once('exit', onExit);
