@@ -172,7 +172,8 @@ export function extractContext(
 /**
  * Writes `ctx` into outgoing headers, one set per format: `x-trace-info` and `traceparent`
  * (both `formatToken(ctx)`), `b3` (`{traceId}-{spanId}-{1|0}`), and for `b3-multi`
- * `x-b3-traceid`, `x-b3-spanid`, `x-b3-sampled` (`1`/`0`). Names are written in lower case:
+ * `x-b3-traceid`, `x-b3-spanid`, `x-b3-parentspanid` (when `parentSpanId` is given, 16 hex),
+ * `x-b3-sampled` (`1`/`0`). Names are written in lower case:
  * through `setHeader` (Node's `OutgoingMessage`), else `set` (WHATWG `Headers`, `Map`), else
  * as properties of a plain object, where an existing canonically cased key (`X-Trace-Info`)
  * is overwritten instead so the request does not carry the header twice. Unknown formats
@@ -185,12 +186,16 @@ export function injectContext(
   carrier: HeaderCarrier,
   ctx: TraceContext,
   formats: readonly PropagationFormat[],
+  parentSpanId?: string,
 ): boolean {
   try {
     if (carrier === null || typeof carrier !== 'object' || !Array.isArray(formats)) return false;
     if (ctx === null || typeof ctx !== 'object') return false;
     const { traceId, spanId, sampled } = ctx;
     if (!isContextValid(traceId, spanId, sampled)) return false;
+    if (parentSpanId !== undefined && !(parentSpanId.length === 16 && isNonZeroLowerHex(parentSpanId, 0, 16))) {
+      parentSpanId = undefined;
+    }
     let token: string | undefined;
     for (let i = 0; i < formats.length; i++) {
       switch (formats[i]) {
@@ -208,6 +213,9 @@ export function injectContext(
         case 'b3-multi':
           write(carrier, 'x-b3-traceid', 'X-B3-TraceId', traceId);
           write(carrier, 'x-b3-spanid', 'X-B3-SpanId', spanId);
+          // zipkin-js joins its server span to ours (same span id) and takes that span's
+          // parent from this header: without it the shared span would hang loose in Zipkin.
+          if (parentSpanId !== undefined) write(carrier, 'x-b3-parentspanid', 'X-B3-ParentSpanId', parentSpanId);
           write(carrier, 'x-b3-sampled', 'X-B3-Sampled', sampled ? '1' : '0');
           break;
         default:

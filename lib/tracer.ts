@@ -294,7 +294,12 @@ export class Tracer {
    */
   inject<H extends HeaderCarrier>(headers: H, span: Span | undefined = this.currentSpan()): H {
     if (span === undefined || span === NOOP_SPAN || this.options === undefined) return headers;
-    const ok = injectContext(headers, { traceId: span.traceId, spanId: span.id, sampled: span.sampled }, this.options.propagation);
+    const ok = injectContext(
+      headers,
+      { traceId: span.traceId, spanId: span.id, sampled: span.sampled },
+      this.options.propagation,
+      span.parentId,
+    );
     if (!ok) this.diagnostics.report(codes.INJECT_FAILED, 'tomograph: could not write trace headers to the carrier');
     return headers;
   }

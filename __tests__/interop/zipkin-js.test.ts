@@ -80,6 +80,8 @@ describe.each([
         // Zipkin's shared span: the server half carries the client's id.
         expect(zServer.id).toBe(ourClient!.id);
         expect(zServer.shared).toBe(true);
+        // ... and, from our X-B3-ParentSpanId, the same parent as the client half.
+        expect(zServer.parentId).toBe(front.id);
       } else {
         expect(zServer.id).not.toBe(ourClient!.id);
         expect(zServer.parentId).toBe(ourClient!.id);

@@ -575,3 +575,26 @@ describe('properties', () => {
     });
   });
 });
+
+describe('injectContext: X-B3-ParentSpanId', () => {
+  const ctx = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', sampled: true };
+
+  it('writes x-b3-parentspanid with b3-multi when a valid parent span id is given', () => {
+    const headers: Record<string, string> = {};
+    expect(injectContext(headers, ctx, ['b3-multi'], '00f067aa0ba902b7')).toBe(true);
+    expect(headers['x-b3-parentspanid']).toBe('00f067aa0ba902b7');
+    expect(headers['x-b3-spanid']).toBe('b7ad6b7169203331');
+  });
+
+  it('writes no parent header for a root span, an invalid parent id, or other formats', () => {
+    const root: Record<string, string> = {};
+    injectContext(root, ctx, ['b3-multi']);
+    expect(root).not.toHaveProperty('x-b3-parentspanid');
+    const invalid: Record<string, string> = {};
+    injectContext(invalid, ctx, ['b3-multi'], '0000000000000000');
+    expect(invalid).not.toHaveProperty('x-b3-parentspanid');
+    const single: Record<string, string> = {};
+    injectContext(single, ctx, ['x-trace-info', 'traceparent', 'b3'], '00f067aa0ba902b7');
+    expect(Object.keys(single).sort()).toEqual(['b3', 'traceparent', 'x-trace-info']);
+  });
+});
