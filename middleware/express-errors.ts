@@ -12,28 +12,26 @@
  * when the first middleware is created, and only record on requests we trace.
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
-
-/** The first error of a traced request: set on the response object by the subscriber. */
-export const REQUEST_ERROR = Symbol('tomograph.requestError');
-/** Marks a response whose request tomograph traces (the subscriber ignores all others). */
-export const TRACED = Symbol('tomograph.traced');
+import { exchangeOf } from './express-responses';
 
 /** The channel's `error` event name (`TracingChannel('express.router.request').error`). */
 export const ROUTER_ERROR_CHANNEL = 'tracing:express.router.request:error';
 
 interface RouterErrorContext {
-  res?: { [TRACED]?: unknown; [REQUEST_ERROR]?: unknown };
+  res?: object;
   error?: unknown;
 }
 
 let subscribed = false;
 
 function onRouterError(message: unknown): void {
-  const ctx = message as RouterErrorContext;
+  const ctx = message as RouterErrorContext | undefined;
   const res = ctx?.res;
-  if (res === undefined || res === null || res[TRACED] === undefined) return;
+  if (res === undefined || res === null || typeof res !== 'object') return;
+  const exchange = exchangeOf(res);
+  if (exchange === undefined) return;
   // The first error is the origin; a handler that replaces it later does not hide it.
-  if (res[REQUEST_ERROR] === undefined && ctx.error !== undefined) res[REQUEST_ERROR] = ctx.error;
+  if (exchange.error === undefined && ctx!.error !== undefined) exchange.error = ctx!.error;
 }
 
 /** Subscribes to the router's error events (once per process). Never throws. */
@@ -41,7 +39,7 @@ export function listenToRouterErrors(): void {
   if (subscribed) return;
   subscribed = true;
   try {
-    diagnosticsChannel.channel(ROUTER_ERROR_CHANNEL).subscribe(onRouterError);
+    diagnosticsChannel.subscribe(ROUTER_ERROR_CHANNEL, onRouterError);
   } catch {
     // An old Node without the channel API: a 5xx still marks the span failed.
   }

@@ -3,13 +3,14 @@
  *
  * The middleware continues the incoming trace, makes the span current for the rest of the
  * request (`withSpan(span, next)`, so every handler, sync or async, opens children of it) and
- * ends it when the response closes: after the last byte of a normal or streamed response, or
- * when the client went away first (note `aborted`). Only then is the route known, so the span
- * is renamed `<METHOD> <route template>` at the end (see `express-route.ts`).
+ * ends it when the response ends: after the last byte of a normal or streamed response, or
+ * when the client went away first (note `aborted`); see `express-responses.ts`. Only then is
+ * the route known, so the span is renamed `<METHOD> <route template>` at the end (see
+ * `express-route.ts`).
  *
- * Hot path: the options are compiled once; per request there is one `close` listener (a
- * function made once per middleware, not per request) and the span on the response under a
- * Symbol. Ignored requests cost a path comparison.
+ * Hot path: the options are compiled once; per request there is one small record in a WeakMap
+ * (nothing is added to the response, no listener on it). Ignored requests cost a path
+ * comparison.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { defaultTracer } from '../lib/api';
@@ -17,7 +18,8 @@ import { codes } from '../lib/codes';
 import { invalidOption } from '../lib/options';
 import type { Span } from '../lib/span';
 import type { SpanOptions, Tracer } from '../lib/tracer';
-import { listenToRouterErrors, REQUEST_ERROR, TRACED } from './express-errors';
+import { listenToRouterErrors } from './express-errors';
+import { connectionOf, Exchange, isSeen, listenToResponses, markSeen, track } from './express-responses';
 import { pathname, routeTemplate } from './express-route';
 
 /** Which requests get no span: exact paths, patterns of the path, or a predicate. */
@@ -50,21 +52,6 @@ export interface ExpressMiddlewareOptions {
 /** The middleware: a plain `(req, res, next)` function, so Express 4 and 5 both take it. */
 export type ExpressMiddleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 
-/** What the middleware keeps on a response it traces. */
-interface TracedResponse extends ServerResponse {
-  [SPAN]?: Span;
-  [TRACED]?: true;
-  [REQUEST_ERROR]?: unknown;
-}
-
-interface HostSocket {
-  localAddress?: string;
-  localPort?: number;
-  [HOST]?: { address?: string; port?: number };
-}
-
-const SPAN = Symbol('tomograph.serverSpan');
-const HOST = Symbol('tomograph.localEndpoint');
 /** A valid HTTP header name (RFC 9110 token). */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -75,46 +62,42 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 export function expressMiddleware(options: ExpressMiddlewareOptions = {}): ExpressMiddleware {
   const { tracer, ignore, serviceName, onResponse, traceIdHeader } = validate(options);
   listenToRouterErrors();
+  listenToResponses();
 
   // One options object reused for every request: startSpan reads it synchronously and keeps
   // none of it, so filling it in place saves an allocation per request.
   const spanOptions: SpanOptions = { kind: 'SERVER', parent: null, host: undefined, service: serviceName };
 
-  function onClose(this: TracedResponse): void {
-    const span = this[SPAN];
-    if (span === undefined) return;
-    this[SPAN] = undefined;
+  // Runs from a diagnostics channel or an event listener, where a throw would reach the app.
+  function onEnd(exchange: Exchange, aborted: boolean): void {
     try {
-      describeResponse(span, this, tracer, onResponse);
+      describeResponse(exchange, aborted, tracer, onResponse);
+      exchange.span.end();
     } catch (error) {
-      tracer.report(codes.INTEGRATION_ERROR, 'tomograph: express middleware failed to describe a response', error);
+      tracer.report(codes.INTEGRATION_ERROR, 'tomograph: express middleware failed to end a span', error);
     }
-    span.end();
   }
 
   return function tomographExpress(req, res, next) {
-    const traced = res as TracedResponse;
     // Disabled tracer, a response traced by an outer tomograph middleware, or an ignored path.
-    if (!tracer.isEnabled || traced[SPAN] !== undefined || (ignore !== undefined && isIgnored(ignore, req, tracer))) {
+    if (!tracer.isEnabled || isSeen(res) || (ignore !== undefined && isIgnored(ignore, req, tracer))) {
       next();
       return;
     }
     let span: Span;
     try {
       spanOptions.parent = tracer.extract(req.headers) ?? null;
-      spanOptions.host = localEndpoint(req.socket as HostSocket);
+      const connection = connectionOf(req.socket);
+      spanOptions.host = connection?.host;
       span = tracer.startSpan(req.method ?? 'GET', spanOptions);
       if (span.recording) {
         span.tag('http.method', req.method ?? 'GET');
         span.tag('http.path', pathname(urlOf(req)));
       }
       if (traceIdHeader !== undefined && span.traceId !== '' && !res.headersSent) res.setHeader(traceIdHeader, span.traceId);
-      traced[SPAN] = span;
       // An unsampled span records nothing: no need to hear how the response ends.
-      if (span.recording) {
-        traced[TRACED] = true;
-        res.on('close', onClose);
-      }
+      if (span.recording) track(new Exchange(span, req, res, onEnd), connection);
+      else markSeen(res);
     } catch (error) {
       tracer.report(codes.INTEGRATION_ERROR, 'tomograph: express middleware failed to start a span', error);
       next();
@@ -124,43 +107,26 @@ export function expressMiddleware(options: ExpressMiddlewareOptions = {}): Expre
   };
 }
 
-function describeResponse(
-  span: Span,
-  res: TracedResponse,
-  tracer: Tracer,
-  onResponse: ExpressMiddlewareOptions['onResponse'],
-): void {
-  const req = res.req as IncomingMessage | undefined;
-  const method = req?.method ?? 'GET';
-  const template = req === undefined ? undefined : routeTemplate(req);
+function describeResponse(exchange: Exchange, aborted: boolean, tracer: Tracer, onResponse: ExpressMiddlewareOptions['onResponse']): void {
+  const { span, request: req, response: res } = exchange;
+  const method = req.method ?? 'GET';
+  const template = routeTemplate(req);
   if (template !== undefined) {
     span.updateName(method + ' ' + template);
     span.tag('http.route', template);
   }
   if (res.headersSent) span.tag('http.status_code', res.statusCode);
-  const error = res[REQUEST_ERROR];
+  const error = exchange.error;
   if (error !== undefined) span.fail(error);
   else if (res.headersSent && res.statusCode >= 500) span.fail('HTTP ' + res.statusCode);
-  // 'close' without 'finish': the client left before the response was complete.
-  if (!res.writableFinished) span.annotate('aborted');
-  if (onResponse !== undefined && req !== undefined) {
+  if (aborted) span.annotate('aborted');
+  if (onResponse !== undefined) {
     try {
       onResponse(span, req, res);
     } catch (err) {
       tracer.report(codes.INTEGRATION_ERROR, 'tomograph: the onResponse hook threw; ignored', err);
     }
   }
-}
-
-/** The server's own address, once per connection (keep-alive sockets serve many requests). */
-function localEndpoint(socket: HostSocket | null | undefined): { address?: string; port?: number } | undefined {
-  if (socket === null || socket === undefined) return undefined;
-  let host = socket[HOST];
-  if (host === undefined) {
-    host = { address: socket.localAddress, port: socket.localPort };
-    socket[HOST] = host;
-  }
-  return host;
 }
 
 function urlOf(req: IncomingMessage): string {
