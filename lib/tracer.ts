@@ -315,9 +315,19 @@ export class Tracer {
    * headers are counted and reported, never thrown.
    */
   extract(headers: HeaderCarrier | undefined | null): string | undefined {
-    if (!this.enabled) return undefined;
-    const context = extractContext(headers, this.onMalformed);
+    const context = this.extractContext(headers);
     return context === undefined ? undefined : formatToken(context);
+  }
+
+  /**
+   * What `extract` reads, as ids rather than a token: pass it as `parent` to `startSpan`,
+   * which then has no token to parse (server integrations, once per request). Undefined when
+   * no header is valid or the tracer is disabled; malformed headers are counted and reported,
+   * never thrown.
+   */
+  extractContext(headers: HeaderCarrier | undefined | null): TraceContext | undefined {
+    if (!this.enabled) return undefined;
+    return extractContext(headers, this.onMalformed);
   }
 
   /** Reads a trace token (any format `extract` accepts as a value) into its ids. */
