@@ -86,12 +86,13 @@ export function expressMiddleware(options: ExpressMiddlewareOptions = {}): Expre
     }
     let span: Span;
     try {
-      spanOptions.parent = tracer.extract(req.headers) ?? null;
+      spanOptions.parent = tracer.extractContext(req.headers) ?? null;
       const connection = connectionOf(req.socket);
       spanOptions.host = connection?.host;
-      span = tracer.startSpan(req.method ?? 'GET', spanOptions);
+      const method = req.method ?? 'GET';
+      span = tracer.startSpan(method, spanOptions);
       if (span.recording) {
-        span.tag('http.method', req.method ?? 'GET');
+        span.tag('http.method', method);
         span.tag('http.path', pathname(urlOf(req)));
       }
       if (traceIdHeader !== undefined && span.traceId !== '' && !res.headersSent) res.setHeader(traceIdHeader, span.traceId);
@@ -109,16 +110,16 @@ export function expressMiddleware(options: ExpressMiddlewareOptions = {}): Expre
 
 function describeResponse(exchange: Exchange, aborted: boolean, tracer: Tracer, onResponse: ExpressMiddlewareOptions['onResponse']): void {
   const { span, request: req, response: res } = exchange;
-  const method = req.method ?? 'GET';
   const template = routeTemplate(req);
   if (template !== undefined) {
-    span.updateName(method + ' ' + template);
+    span.updateName((req.method ?? 'GET') + ' ' + template);
     span.tag('http.route', template);
   }
-  if (res.headersSent) span.tag('http.status_code', res.statusCode);
+  const status = res.headersSent ? res.statusCode : undefined;
+  if (status !== undefined) span.tag('http.status_code', status);
   const error = exchange.error;
   if (error !== undefined) span.fail(error);
-  else if (res.headersSent && res.statusCode >= 500) span.fail('HTTP ' + res.statusCode);
+  else if (status !== undefined && status >= 500) span.fail('HTTP ' + status);
   if (aborted) span.annotate('aborted');
   if (onResponse !== undefined) {
     try {
