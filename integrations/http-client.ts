@@ -19,7 +19,7 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { codes } from '../lib/codes';
 import type { Span } from '../lib/span';
-import { chooseInstrumentation, recordPeer, recordStatus, splitHostPort, startClientSpan, withoutQuery } from './http-tracers';
+import { chooseInstrumentation, endRequestSpan, recordPeer, recordStatus, splitHostPort, startClientSpan, withoutQuery } from './http-tracers';
 
 /** The span of a traced request, on the `ClientRequest`. `null`: seen, not traced. */
 const SPAN = Symbol('tomograph.clientSpan');
@@ -57,12 +57,7 @@ export function onResponseHeaders(message: unknown): void {
 /** `http.client.request.error`: connection refused, reset, timeouts turned into errors... */
 export function onRequestError(message: unknown): void {
   const m = message as { request?: TracedRequest; error?: unknown } | undefined;
-  const request = m?.request;
-  const span = request?.[SPAN];
-  if (span === undefined || span === null) return;
-  request![SPAN] = null;
-  span.fail(m?.error);
-  span.end();
+  endRequestSpan(m?.request, SPAN, true, m?.error);
 }
 
 function traceRequest(request: TracedRequest, inject: boolean): void {

@@ -7,7 +7,7 @@
  */
 import { codes } from '../lib/codes';
 import type { Span } from '../lib/span';
-import { chooseInstrumentation, recordPeer, recordStatus, splitHostPort, startClientSpan, withoutQuery } from './http-tracers';
+import { chooseInstrumentation, endRequestSpan, recordPeer, recordStatus, splitHostPort, startClientSpan, withoutQuery } from './http-tracers';
 
 const SPAN = Symbol('tomograph.fetchSpan');
 
@@ -94,20 +94,11 @@ export function onFetchHeaders(message: unknown): void {
 
 /** `undici:request:trailers`: the response body is complete. */
 export function onFetchTrailers(message: unknown): void {
-  const request = (message as { request?: UndiciRequest } | undefined)?.request;
-  const span = request?.[SPAN];
-  if (span === undefined || span === null) return;
-  request![SPAN] = null;
-  span.end();
+  endRequestSpan((message as { request?: UndiciRequest } | undefined)?.request, SPAN, false);
 }
 
 /** `undici:request:error`: a network error or an abort. */
 export function onFetchError(message: unknown): void {
   const m = message as { request?: UndiciRequest; error?: unknown } | undefined;
-  const request = m?.request;
-  const span = request?.[SPAN];
-  if (span === undefined || span === null) return;
-  request![SPAN] = null;
-  span.fail(m?.error);
-  span.end();
+  endRequestSpan(m?.request, SPAN, true, m?.error);
 }

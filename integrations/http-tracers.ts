@@ -84,6 +84,23 @@ export function startClientSpan(
  * Zipkin endpoints need, where the URL may name a host) and its port (which a `Host` header
  * set by hand hides). `remote` is the object `startClientSpan` made for this span.
  */
+/**
+ * Ends the span a request carries under `key`, once (the slot is set to null, so a later
+ * channel message for the same request finds nothing), failed with `error` when `failed`.
+ */
+export function endRequestSpan<K extends symbol>(
+  request: { [P in K]?: Span | null } | undefined,
+  key: K,
+  failed: boolean,
+  error?: unknown,
+): void {
+  const span = request?.[key];
+  if (span === undefined || span === null) return;
+  request![key] = null;
+  if (failed) span.fail(error);
+  span.end();
+}
+
 export function recordPeer(span: Span, socket: { remoteAddress?: unknown; remotePort?: unknown } | null | undefined): void {
   if (socket === null || socket === undefined || !span.recording) return;
   const remote = (span as Partial<FinishedSpan>).remote;

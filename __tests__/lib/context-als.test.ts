@@ -13,3 +13,19 @@ contextConformance('async-local-storage', {
   awaitThenableResolvedByOtherFlow: 'carried',
   awaitPromiseOfOtherFlow: 'carried',
 });
+
+describe('the default store', () => {
+  it('carries the span across an await, beside an app\'s own AsyncLocalStorage', () => {
+    const { Tracer } = jest.requireActual('../../lib/tracer') as typeof import('../../lib/tracer');
+    const tracer = new Tracer({ serviceName: 'store-check', onDiagnostic: () => undefined });
+    const { AsyncLocalStorage } = jest.requireActual('node:async_hooks') as typeof import('node:async_hooks');
+    const outside = new AsyncLocalStorage<number>();
+    return outside.run(1, () =>
+      tracer.trace('check', async (span) => {
+        await Promise.resolve();
+        expect(tracer.currentSpan()).toBe(span);
+        expect(outside.getStore()).toBe(1);
+      }),
+    );
+  });
+});

@@ -9,3 +9,10 @@ expressConformance({
   asyncErrors: false,
   errorObjects: false,
 });
+
+describe('the Express under test', () => {
+  it('is Express 4 (the suite above must not silently run against another major)', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    expect(require('express4/package.json').version).toMatch(/^4\./);
+  });
+});

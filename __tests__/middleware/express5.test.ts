@@ -9,3 +9,10 @@ expressConformance({
   asyncErrors: true,
   errorObjects: true,
 });
+
+describe('the Express under test', () => {
+  it('is Express 5 (the suite above must not silently run against another major)', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    expect(require('express/package.json').version).toMatch(/^5\./);
+  });
+});
