@@ -1,4 +1,5 @@
 import type { Span } from '../lib/span';
+import { isThenable } from '../lib/thenable';
 import { type KnexClient, type KnexTracing, errorCode } from './knex-tracing';
 
 /** On a transaction's client (Knex makes one per transaction): that transaction's state. */
@@ -104,8 +105,8 @@ class TransactionState {
         state.acquired();
         return cb.apply(this, arguments);
       });
-      if (result !== null && typeof (result as Promise<unknown>)?.then === 'function') {
-        (result as Promise<unknown>).then(
+      if (isThenable(result)) {
+        result.then(
           () => state.finish(false, undefined),
           (error: unknown) => state.finish(true, error),
         );
@@ -163,7 +164,7 @@ class TransactionState {
     // Settles as the transaction ends, before the caller's `await trx.commit()` (or the
     // `await knex.transaction(fn)`) resumes, so the span ends before the code that follows it.
     const execution = transactor.executionPromise as Promise<unknown> | undefined;
-    if (execution !== null && typeof execution?.then === 'function') {
+    if (isThenable(execution)) {
       execution.then(
         () => this.finish(false, undefined),
         (error: unknown) => this.finish(true, error),

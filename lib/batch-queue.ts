@@ -1,5 +1,6 @@
 import { codes } from './codes';
 import { type Diagnostics, errorMessage } from './diagnostics';
+import { isThenable } from './thenable';
 import type { Exporter, FinishedSpan } from './types';
 
 /** Sizes and times of the export pipeline. */
@@ -328,10 +329,6 @@ export class BatchQueue {
       if (timer !== undefined) clearTimeout(timer);
     }
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function';
 }
 
 function exporterName(exporter: Exporter, index: number): string {

@@ -11,6 +11,7 @@ import { extractContext, formatToken, injectContext, parseToken } from './propag
 import { rootSampler, type SamplerFunction } from './sampling';
 import { NOOP_SPAN, NonRecordingSpan, type NoteOptions, RecordingSpan, type Span, type SpanSink, SUPPRESSED } from './span';
 import { tracedDecorator, type TracedDecorator } from './traced';
+import { isThenable } from './thenable';
 import type { Endpoint, HeaderCarrier, PropagationFormat, SpanKind, TagValue, TraceContext } from './types';
 
 /** Options for a new span. */
@@ -148,15 +149,22 @@ export class Tracer {
   startSpan(name: string, options?: SpanOptions): Span {
     if (!this.enabled) return NOOP_SPAN;
     const parentOption = options?.parent;
-    let parent: Span | undefined;
-    let remote: TraceContext | undefined;
-    if (parentOption === undefined) {
-      parent = this.store.active();
-    } else if (parentOption !== null) {
-      if (typeof parentOption === 'string') remote = this.parseIncoming(parentOption);
-      else if (typeof (parentOption as TraceContext).spanId === 'string') remote = parentOption as TraceContext;
-      else parent = parentOption as Span;
+    if (parentOption === undefined) return this.childOf(this.store.active(), name, options);
+    if (parentOption === null) return this.childOf(undefined, name, options);
+    if (typeof parentOption === 'string') return this.childOf(undefined, name, options, this.parseIncoming(parentOption));
+    if (typeof (parentOption as TraceContext).spanId === 'string') {
+      return this.childOf(undefined, name, options, parentOption as TraceContext);
     }
+    return this.childOf(parentOption as Span, name, options);
+  }
+
+  /** A new span under a local `parent`, else under `remote`, else a new root. */
+  private childOf(
+    parent: Span | undefined,
+    name: string,
+    options: SpanOptions | undefined,
+    remote?: TraceContext,
+  ): Span {
     // Under the no-op span (which `trace` makes current while exporting), children are no-ops
     // too: otherwise a span started there would begin a new, sampled root trace.
     if (parent === SUPPRESSED || parent === NOOP_SPAN) return NOOP_SPAN;
@@ -191,13 +199,16 @@ export class Tracer {
    */
   trace<R>(name: string, fn: (span: Span) => R, options?: SpanOptions): R {
     if (!this.enabled) return fn(NOOP_SPAN);
+    let span: Span;
     if (options?.parent === undefined) {
+      const current = this.store.active();
       // Inside an unsampled trace a child would carry the very same ids and record nothing, so
       // the current span serves as it is: no allocation, no context switch.
-      const current = this.store.active();
       if (current !== undefined && !current.sampled && current !== SUPPRESSED) return fn(current);
+      span = this.childOf(current, name, options);
+    } else {
+      span = this.startSpan(name, options);
     }
-    const span = this.startSpan(name, options);
     return this.store.run(span, () => runAndEnd(span, fn));
   }
 
@@ -452,10 +463,6 @@ function runAndEnd<R>(span: Span, fn: (span: Span) => R): R {
   }
   span.end();
   return result;
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function';
 }
 
 function defaultHost(): { address?: string } | undefined {

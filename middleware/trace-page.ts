@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { defaultTracer } from '../lib/api';
 import { codes } from '../lib/codes';
+import { isThenable } from '../lib/thenable';
 import { invalidOption } from '../lib/options';
 import type { Tracer } from '../lib/tracer';
 import { type Authorize, loopbackOnly } from './trace-page-access';
@@ -118,7 +119,7 @@ export function tracePage(options: TracePageOptions = {}): TracePage {
       forbid(res);
       return;
     }
-    if (verdict !== null && typeof verdict === 'object' && typeof (verdict as Promise<boolean>).then === 'function') {
+    if (isThenable(verdict)) {
       Promise.resolve(verdict).then(
         (allowed) => (allowed === true ? next() : forbid(res)),
         (error: unknown) => {
