@@ -5,17 +5,13 @@
  * serves a trace page on which headless Chromium opens a trace and finds the shop's server span,
  * its query and HTTP client spans, the inventory's server span and its query, nested in order.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { type BrowserContext, chromium } from 'playwright-core';
+import { ARTIFACTS, type Browser, launchChromium } from '../helpers/chromium';
 import { buildDemo, type DemoBuild, DemoRun, processGone, traceBlocks } from '../helpers/demo-build';
 import { StatsdDaemon } from '../helpers/statsd-daemon';
 import { ZipkinCollector } from '../helpers/zipkin-collector';
 
-// CI installs it with: apt-get update && apt-get install -y chromium
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = join(__dirname, '..', '..', 'test-artifacts');
 
 jest.setTimeout(180_000);
 
@@ -116,36 +112,20 @@ describe('npm run demo -- --once', () => {
 });
 
 describe('the live demo in a browser', () => {
-  let context: BrowserContext | undefined;
-  let userDataDir: string | undefined;
+  let browser: Browser | undefined;
 
   afterAll(async () => {
-    await context?.close();
-    if (userDataDir !== undefined) rmSync(userDataDir, { recursive: true, force: true });
+    await browser?.close();
   });
 
   test('shows a whole cross-service trace as a nested waterfall, then stops cleanly on Ctrl-C', async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`${CHROMIUM} is missing: install it with "apt-get update && apt-get install -y chromium"`);
-    }
-    mkdirSync(ARTIFACTS, { recursive: true });
     const run = new DemoRun(build.main, ['--port', '0'], { TOMOGRAPH_ZIPKIN_URL: '', TOMOGRAPH_STATSD_HOST: '' });
     runs.push(run);
     // Printed once the demo's own traffic is done.
     const [, pageUrl] = await run.waitFor(/^Trace page: (http:\/\/127\.0\.0\.1:\d+\/_traces) /m);
 
-    userDataDir = mkdtempSync(join(tmpdir(), 'tomograph-demo-chromium-'));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      ],
-      viewport: { width: 1400, height: 900 },
-      colorScheme: 'light',
-    });
-    const page = context.pages()[0] ?? (await context.newPage());
+    browser = await launchChromium({ width: 1400, height: 900 });
+    const { page } = browser;
     const problems: string[] = [];
     page.on('pageerror', (error) => problems.push(String(error)));
     await page.goto(pageUrl);
@@ -204,8 +184,7 @@ describe('the live demo in a browser', () => {
     // Ctrl-C: the services stop, flush, and the demo exits 0.
     const pids = servicePids(run.output);
     expect(pids).toHaveLength(2);
-    await context.close();
-    context = undefined;
+    await browser.close();
     run.child.kill('SIGINT');
     await expect(run.exited).resolves.toBe(0);
     expect(run.output).toMatch(/^stopping…$/m);

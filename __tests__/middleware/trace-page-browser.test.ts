@@ -1,28 +1,19 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { ARTIFACTS, type Browser, launchChromium } from '../helpers/chromium';
 import { startPageApp, XSS_NAME, XSS_NOTE, XSS_TAG, type PageApp } from '../helpers/trace-page-app';
 
-// CI installs it with: apt-get update && apt-get install -y chromium
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = join(__dirname, '..', '..', 'test-artifacts');
 
 jest.setTimeout(90_000);
 
 let app: PageApp;
-let context: BrowserContext;
-let userDataDir: string;
+let browser: Browser;
 let page: Page;
 const dialogs: string[] = [];
 const problems: string[] = [];
 const requests: string[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: install it with "apt-get update && apt-get install -y chromium"`);
-  }
-  mkdirSync(ARTIFACTS, { recursive: true });
   // The page's own polling goes through the tracing middleware too: the page must leave it out.
   app = await startPageApp({ traceThePage: true });
   expect((await app.hit('/users/42')).status).toBe(200);
@@ -30,18 +21,8 @@ beforeAll(async () => {
   expect((await app.hit('/xss')).status).toBe(200);
   expect((await app.hit('/users/7')).status).toBe(200);
 
-  userDataDir = mkdtempSync(join(tmpdir(), 'tomograph-chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-    viewport: { width: 1400, height: 860 },
-    colorScheme: 'light',
-  });
-  page = context.pages()[0] ?? (await context.newPage());
+  browser = await launchChromium({ width: 1400, height: 860 });
+  page = browser.page;
   page.on('dialog', (dialog) => {
     dialogs.push(dialog.message());
     void dialog.dismiss();
@@ -54,9 +35,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await context?.close();
+  await browser?.close();
   await app?.close();
-  if (userDataDir !== undefined) rmSync(userDataDir, { recursive: true, force: true });
 });
 
 async function openTrace(name: string): Promise<void> {
