@@ -8,10 +8,10 @@
  *   ...
  *   await chain.close();
  */
-import http from 'node:http';
 import { instrumentHttp } from '../../integrations/http';
 import { expressMiddleware } from '../../middleware/express';
-import { listen, type TestServer } from './http-servers';
+import type http from 'node:http';
+import { getText, listen, type TestServer } from './http-servers';
 import { collectingTracer, type CollectingTracer } from './span-collector';
 
 /** One traced service: its server, tracer and collected spans. */
@@ -34,17 +34,7 @@ export interface Chain {
 export type ClientKind = 'http' | 'fetch';
 
 function call(kind: ClientKind, url: string): Promise<string> {
-  if (kind === 'fetch') return fetch(url).then((res) => res.text());
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (body += chunk));
-        res.on('end', () => resolve(body));
-      })
-      .on('error', reject);
-  });
+  return kind === 'fetch' ? fetch(url).then((res) => res.text()) : getText(url);
 }
 
 /**

@@ -35,6 +35,20 @@ export async function listen(handler: RequestListener, options: ServerOptions = 
 }
 
 /** A response read to its end. */
+/** GET `url` with `http.get` (so `instrumentHttp` sees it); resolves with the body as text. */
+export function getText(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve(body));
+      })
+      .on('error', reject);
+  });
+}
+
 export interface TestResponse {
   status: number;
   headers: IncomingHttpHeaders;

@@ -10,12 +10,12 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
-import http from 'node:http';
 import path from 'node:path';
 import { instrumentHttp } from '../../integrations/http';
 import { expressMiddleware } from '../../middleware/express';
 import type { TracerOptions } from '../../lib/options';
-import { listen, type TestServer } from './http-servers';
+import type http from 'node:http';
+import { getText, listen, type TestServer } from './http-servers';
 import { collectingTracer, type CollectingTracer } from './span-collector';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures');
@@ -90,19 +90,6 @@ export interface OurService extends CollectingTracer {
   close(): Promise<void>;
 }
 
-/** GET `url` with `http.get` (traced by `instrumentHttp` when a span is current); the body. */
-export function get(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (body += chunk));
-        res.on('end', () => resolve(body));
-      })
-      .on('error', reject);
-  });
-}
 
 /**
  * Starts the tomograph service (Express 5, `expressMiddleware`, `instrumentHttp`, a collecting
@@ -117,7 +104,7 @@ export async function startOurService(peerPath: () => string, tracerOptions: Tra
   const app = express();
   app.use(expressMiddleware({ tracer: traced.tracer }));
   app.get('/front/:n', async (req: { params: { n: string } }, res: http.ServerResponse) => {
-    res.end('front>' + (await get(`${peerPath()}/${req.params.n}`)));
+    res.end('front>' + (await getText(`${peerPath()}/${req.params.n}`)));
   });
   app.get('/back/:n', (req: http.IncomingMessage, res: http.ServerResponse) => {
     const seen: Record<string, unknown> = {};
