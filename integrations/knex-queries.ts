@@ -132,24 +132,28 @@ function onQuery(this: KnexClient, query: QueryObject): void {
 }
 
 function onResponse(_response: unknown, query: QueryObject | undefined, builder: KnexClient | undefined): void {
+  settle(builder, query, false, undefined, 'query-response');
+}
+
+function onQueryError(this: KnexClient, error: unknown, query: QueryObject | undefined): void {
+  settle(this, query, true, error, 'query-error');
+}
+
+/** Ends the span (or note) of the query that `event` answered, matched by its `__knexQueryUid`. */
+function settle(
+  builder: KnexClient | undefined,
+  query: QueryObject | undefined,
+  failed: boolean,
+  error: unknown,
+  event: string,
+): void {
   const state = builder?.[STATE] as BuilderState | undefined;
   if (state === undefined) return;
   try {
     const record = state.take(query?.__knexQueryUid);
-    if (record !== undefined) finishQuery(record, false, undefined, query);
-  } catch (error) {
-    state.t.fault(error, 'query-response');
-  }
-}
-
-function onQueryError(this: KnexClient, error: unknown, query: QueryObject | undefined): void {
-  const state = this[STATE] as BuilderState | undefined;
-  if (state === undefined) return;
-  try {
-    const record = state.take(query?.__knexQueryUid);
-    if (record !== undefined) finishQuery(record, true, error, query);
+    if (record !== undefined) finishQuery(record, failed, error, query);
   } catch (fault) {
-    state.t.fault(fault, 'query-error');
+    state.t.fault(fault, event);
   }
 }
 
