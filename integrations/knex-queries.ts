@@ -1,4 +1,5 @@
 import type { Span } from '../lib/span';
+import type { DatabaseInfo } from './knex-endpoint';
 import { formatBindings, operationOf, tableOf, truncate } from './knex-sql';
 import { type KnexClient, type KnexTracing, PARENT, errorCode } from './knex-tracing';
 import { poolWait, transactionParent, UNKNOWN_POOL_WAIT_US } from './knex-transactions';
@@ -202,11 +203,7 @@ function startQuery(state: BuilderState, builder: KnexClient, query: QueryObject
     const span = tracer.startSpan(operation, spanOptions);
     spanOptions.parent = undefined;
     if (span.recording) {
-      span.tag('db.system', info.system);
-      if (info.name !== undefined) span.tag('db.name', info.name);
-      span.tag('db.operation', operation);
-      const table = tableOf(builder);
-      if (table !== undefined) span.tag('db.sql.table', table);
+      tagQuery(span, info, operation, builder);
       span.tag('db.statement', truncate(sql, options.maxStatementLength));
       if (options.includeBindings) span.tag('db.bindings', truncate(formatBindings(query.bindings), options.maxStatementLength));
       if (waitUs >= 0) span.annotate('pool.acquire', { timestamp: state.runAtUs, duration: waitUs });
@@ -267,15 +264,20 @@ function failedBeforeSending(state: BuilderState, builder: KnexClient, error: un
   const info = t.dbInfo(client);
   const span = t.tracer.startSpan(operation, { kind: 'CLIENT', parent, remote: info.remote, timestamp: state.runAtUs });
   if (span.recording) {
-    span.tag('db.system', info.system);
-    if (info.name !== undefined) span.tag('db.name', info.name);
-    span.tag('db.operation', operation);
-    const table = tableOf(builder);
-    if (table !== undefined) span.tag('db.sql.table', table);
+    tagQuery(span, info, operation, builder);
     if (state.poolWait !== 0) span.annotate('pool.acquire', { timestamp: state.runAtUs, duration: waitUs });
     span.fail(error);
     const code = errorCode(error);
     if (code !== undefined) span.tag('db.error_code', code);
   }
   span.end(nowUs);
+}
+
+/** The tags every query span carries, succeeded or failed. */
+function tagQuery(span: Span, info: DatabaseInfo, operation: string, builder: Parameters<typeof tableOf>[0]): void {
+  span.tag('db.system', info.system);
+  if (info.name !== undefined) span.tag('db.name', info.name);
+  span.tag('db.operation', operation);
+  const table = tableOf(builder);
+  if (table !== undefined) span.tag('db.sql.table', table);
 }
