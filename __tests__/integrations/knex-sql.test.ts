@@ -28,15 +28,21 @@ describe('sqlComment', () => {
         expect(body).not.toContain('*/');
         expect(body).not.toContain('/*');
         // Every quote inside a value is escaped: the pairs parse back to what went in.
-        const parsed: Record<string, string> = {};
+        // A Map, not an object: a key such as `__proto__` must come back as a key.
+        const parsed = new Map<string, string>();
         for (const match of body.matchAll(/([^=,]+)='((?:[^'\\]|\\.)*)'/g)) {
           const unescape = (text: string): string => decodeURIComponent(text.replace(/\\'/g, "'"));
-          parsed[unescape(match[1])] = unescape(match[2]);
+          parsed.set(unescape(match[1]), unescape(match[2]));
         }
-        const expected = Object.fromEntries(Object.entries(pairs).filter(([, v]) => v !== ''));
+        const expected = new Map(Object.entries(pairs).filter(([, v]) => v !== ''));
         expect(parsed).toEqual(expected);
       }),
     );
+  });
+
+  it('a key named __proto__ is an ordinary key (found once by the property above)', () => {
+    const pairs = JSON.parse('{"__proto__":" "}') as Record<string, string>;
+    expect(sqlComment(pairs)).toBe("/*__proto__='%20'*/");
   });
 
   it('hostile values stay inside', () => {
