@@ -1,3 +1,4 @@
+import { RecordingSpan } from '../lib/span';
 import type { FinishedSpan } from '../lib/types';
 import {
   annotationValue, errorTag, parentIdOf, tagText, zipkinAddress, zipkinAnnotations, zipkinDuration, zipkinKind,
@@ -8,9 +9,14 @@ import {
  * Zipkin v2 JSON text, written straight from FinishedSpan: exactly `JSON.stringify(toZipkinSpan(span))`,
  * at less cost (BENCHMARKS.md, section zipkin). Serialising is most of an exporter's work, and
  * many strings in a span repeat from span to span (names, services, tag keys, note values:
- * Zipkin asks for low-cardinality names), so their JSON form is cached; tag values, often
- * unique (paths, ids), are quoted each time, since caching one-offs costs more than it saves.
- * Ids are checked hex and numbers are numbers, so neither needs escaping.
+ * Zipkin asks for low-cardinality names), so their JSON form is cached, whole members at a
+ * time (`,"name":"...","kind":"SERVER"`, `,"http.route":`); tag values, often unique (paths,
+ * ids), are quoted each time, since caching one-offs costs more than it saves. Ids are checked
+ * hex and numbers are numbers, so neither needs escaping.
+ *
+ * Each span's text is a rope of a few dozen pieces that V8 must flatten before writing it out,
+ * and flattening costs more than everything else here: so pieces are joined as few times as
+ * possible, and never sliced (slicing a rope flattens it once more).
  */
 
 // Characters JSON.stringify escapes: quote, backslash, controls, and (lone) surrogates. A
@@ -26,45 +32,87 @@ function quote(text: string): string {
 // unique values costs one lookup each and never grows memory.
 const MAX_CACHED = 4096;
 const MAX_CACHED_LENGTH = 64;
+
+/** `make(text)`, remembered in `cache` (bounded, as above). */
+function cached(cache: Map<string, string>, text: string, make: (text: string) => string): string {
+  if (text.length > MAX_CACHED_LENGTH) return make(text);
+  let json = cache.get(text);
+  if (json === undefined) {
+    json = make(text);
+    if (cache.size >= MAX_CACHED) cache.clear();
+    cache.set(text, json);
+  }
+  return json;
+}
+
 const quoted = new Map<string, string>();
 const lowerQuoted = new Map<string, string>();
+const quoteLowerCase = (text: string): string => quote(text.toLowerCase());
 
+/** JSON of a string that repeats (a note's text). */
 function cachedQuote(text: string): string {
-  if (text.length > MAX_CACHED_LENGTH) return quote(text);
-  let json = quoted.get(text);
-  if (json === undefined) {
-    json = quote(text);
-    if (quoted.size >= MAX_CACHED) quoted.clear();
-    quoted.set(text, json);
-  }
-  return json;
+  return cached(quoted, text, quote);
 }
 
-/** JSON of `text` lower-cased (span and service names, as Zipkin stores them), cached by the original. */
+/** JSON of `text` lower-cased (service names, as Zipkin stores them), cached by the original. */
 function lowerQuote(text: string): string {
-  if (text.length > MAX_CACHED_LENGTH) return quote(text.toLowerCase());
-  let json = lowerQuoted.get(text);
-  if (json === undefined) {
-    json = quote(text.toLowerCase());
-    if (lowerQuoted.size >= MAX_CACHED) lowerQuoted.clear();
-    lowerQuoted.set(text, json);
-  }
-  return json;
+  return cached(lowerQuoted, text, quoteLowerCase);
 }
 
-/** The inside of an endpoint object (`"serviceName":...,"ipv4":...`), or '' when it would be empty. */
+// Epoch microseconds are 16-digit numbers, past V8's small integers, and String(n) prints them
+// by its general double-to-text path, five times slower than this: the seconds change once a
+// second, so their text is kept, and the microseconds within come from 3-digit groups.
+const DIGITS3: readonly string[] = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
+let lastSeconds = -1;
+let lastSecondsText = '';
+
+/** A positive integer number of microseconds as JSON text: `String(us)`, faster. */
+function microsText(us: number): string {
+  if (us < 1e6) return String(us);
+  const seconds = Math.floor(us / 1e6);
+  const within = us - seconds * 1e6;
+  if (seconds !== lastSeconds) {
+    lastSeconds = seconds;
+    lastSecondsText = String(seconds);
+  }
+  const ms = Math.floor(within / 1000);
+  return lastSecondsText + DIGITS3[ms] + DIGITS3[within - ms * 1000];
+}
+
+/**
+ * The fields of an endpoint object (`"serviceName":...,"ipv4":...`), each preceded by a comma,
+ * or '' when it would be empty.
+ */
 function endpointFields(service: unknown, where: { address?: unknown; port?: unknown } | undefined | null): string {
   let json = '';
-  if (typeof service === 'string' && service !== '') json = `,"serviceName":${lowerQuote(service)}`;
+  if (typeof service === 'string' && service !== '') json = ',"serviceName":' + lowerQuote(service);
   if (where !== undefined && where !== null) {
-    const address = zipkinAddress(where.address);
-    // Both are checked IP text (digits, hex, dots, colons): nothing to escape.
-    if (address.ipv4 !== undefined) json += `,"ipv4":"${address.ipv4}"`;
-    else if (address.ipv6 !== undefined) json += `,"ipv6":"${address.ipv6}"`;
+    json += addressFields(where.address);
     const port = zipkinPort(where.port);
-    if (port !== undefined) json += `,"port":${port}`;
+    if (port !== undefined) json += ',"port":' + port;
   }
   return json;
+}
+
+// Both are checked IP text (digits, hex, dots, colons): nothing to escape. Cached with the
+// parsed address, since peers repeat.
+const addressJson = new WeakMap<object, string>();
+
+function addressFields(raw: unknown): string {
+  if (typeof raw !== 'string' || raw === '') return '';
+  const address = zipkinAddress(raw);
+  let json = addressJson.get(address);
+  if (json === undefined) {
+    json = address.ipv4 !== undefined ? `,"ipv4":"${address.ipv4}"` : address.ipv6 !== undefined ? `,"ipv6":"${address.ipv6}"` : '';
+    addressJson.set(address, json);
+  }
+  return json;
+}
+
+/** An endpoint object as `,"<field>":{...}`, or '' when it would be empty. */
+function endpointJson(field: string, fields: string): string {
+  // `fields` starts with a comma, which the object's brace replaces.
+  return fields === '' ? '' : field + '{' + fields.substring(1) + '}';
 }
 
 // The local endpoint is the same (service, address, port) on nearly every span: its JSON is
@@ -79,13 +127,52 @@ function localEndpointJson(service: unknown, host: FinishedSpan['host'] | null):
   const address = host?.address;
   const port = host?.port;
   if (service !== lastService || address !== lastAddress || port !== lastPort) {
-    const fields = endpointFields(service, host);
-    lastLocal = fields === '' ? '' : `,"localEndpoint":{${fields.slice(1)}}`;
+    lastLocal = endpointJson(',"localEndpoint":', endpointFields(service, host));
     lastService = service;
     lastAddress = address;
     lastPort = port;
   }
   return lastLocal;
+}
+
+function remoteEndpointJson(remote: FinishedSpan['remote'] | null): string {
+  if (remote === undefined || remote === null) return '';
+  return endpointJson(',"remoteEndpoint":', endpointFields(remote.service, remote));
+}
+
+// The name and kind of a span, as `,"name":"...","kind":"..."`, cached by name for each kind:
+// the pair repeats on nearly every span of an operation.
+const KIND_JSON = ['', ',"kind":"SERVER"', ',"kind":"CLIENT"', ',"kind":"PRODUCER"', ',"kind":"CONSUMER"'];
+const nameKindCaches = KIND_JSON.map(() => new Map<string, string>());
+const nameKindMakers = KIND_JSON.map((kindJson) => (name: string): string => nameJson(name) + kindJson);
+
+function kindIndex(kind: unknown): number {
+  switch (kind) {
+    case undefined:
+      return 0;
+    case 'SERVER':
+      return 1;
+    case 'CLIENT':
+      return 2;
+    case 'PRODUCER':
+      return 3;
+    case 'CONSUMER':
+      return 4;
+    default: {
+      const normalised = zipkinKind(kind);
+      return normalised === undefined ? 0 : kindIndex(normalised);
+    }
+  }
+}
+
+function nameJson(name: unknown): string {
+  if (typeof name === 'string') return name === '' ? '' : ',"name":' + quote(name.toLowerCase());
+  return name === undefined || name === null ? '' : ',"name":' + quote(String(name).toLowerCase());
+}
+
+function nameKindJson(name: unknown, kind: unknown): string {
+  const k = kindIndex(kind);
+  return typeof name === 'string' ? cached(nameKindCaches[k], name, nameKindMakers[k]) : nameJson(name) + KIND_JSON[k];
 }
 
 function annotationsJson(span: FinishedSpan): string {
@@ -98,15 +185,26 @@ function annotationsJson(span: FinishedSpan): string {
     if (timestamp === undefined) return '';
     const value =
       note.duration === undefined && typeof note.value === 'string' ? cachedQuote(note.value) : quote(annotationValue(note));
-    return `,"annotations":[{"timestamp":${timestamp},"value":${value}}]`;
+    return ',"annotations":[{"timestamp":' + microsText(timestamp) + ',"value":' + value + '}]';
   }
   // Several notes: repeats to drop, so take the normalised list.
   const annotations = zipkinAnnotations(span);
   if (annotations === undefined) return '';
-  let json = '';
+  let json = ',"annotations":[';
   // Not cached: with durations in the text, these are mostly one-offs.
-  for (const a of annotations) json += `,{"timestamp":${a.timestamp},"value":${quote(a.value)}}`;
-  return `,"annotations":[${json.slice(1)}]`;
+  for (let i = 0; i < annotations.length; i++) {
+    const a = annotations[i];
+    json += (i === 0 ? '{"timestamp":' : ',{"timestamp":') + microsText(a.timestamp) + ',"value":' + quote(a.value) + '}';
+  }
+  return json + ']';
+}
+
+// A tag key as the start of its member, `,"key":` (the comma is dropped for the first), cached.
+const keyPrefixes = new Map<string, string>();
+const makeKeyPrefix = (key: string): string => ',' + quote(key) + ':';
+
+function keyPrefix(key: string): string {
+  return cached(keyPrefixes, key, makeKeyPrefix);
 }
 
 function tagsJson(span: FinishedSpan): string {
@@ -114,49 +212,50 @@ function tagsJson(span: FinishedSpan): string {
   const error = errorTag(span.error);
   let json = '';
   if (tags !== undefined && tags !== null) {
-    for (const key of Object.keys(tags)) {
+    const keys = Object.keys(tags);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i];
       if (key === 'error' && error !== undefined) continue;
       const value = tags[key];
       let text: string;
       if (typeof value === 'string') text = quote(value);
-      else if (typeof value === 'number' || typeof value === 'boolean') text = `"${value}"`;
+      else if (typeof value === 'number' || typeof value === 'boolean') text = '"' + value + '"';
       else {
         const other = tagText(value);
         if (other === undefined) continue;
         text = quote(other);
       }
-      json += `,${cachedQuote(key)}:${text}`;
+      json += (json === '' ? ',"tags":{' + keyPrefix(key).substring(1) : keyPrefix(key)) + text;
     }
   }
-  if (error !== undefined) json += `,"error":${quote(error)}`;
-  return json === '' ? '' : `,"tags":{${json.slice(1)}}`;
+  if (error !== undefined) json += (json === '' ? ',"tags":{"error":' : ',"error":') + quote(error);
+  return json === '' ? '' : json + '}';
 }
 
 /** One finished span as Zipkin v2 JSON text: exactly `JSON.stringify(toZipkinSpan(span))`. */
 export function encodeZipkinSpan(span: FinishedSpan): string {
-  const id = zipkinSpanId(span.id);
-  let json = `{"traceId":"${zipkinTraceId(span.traceId)}"`;
-  const parentId = parentIdOf(span.parentId, id);
-  if (parentId !== undefined) json += `,"parentId":"${parentId}"`;
-  json += `,"id":"${id}"`;
-  const name = span.name;
-  if (typeof name === 'string') {
-    if (name !== '') json += `,"name":${lowerQuote(name)}`;
-  } else if (name !== undefined && name !== null) {
-    json += `,"name":${quote(String(name).toLowerCase())}`;
+  let traceId: string;
+  let id: string;
+  let parentId: string | undefined;
+  if (span instanceof RecordingSpan && span.checkedIds) {
+    // Ids this SDK made or parsed are valid already: checking them was a sixth of the work.
+    traceId = span.traceId;
+    id = span.id;
+    parentId = span.parentId === id ? undefined : span.parentId;
+  } else {
+    traceId = zipkinTraceId(span.traceId);
+    id = zipkinSpanId(span.id);
+    parentId = parentIdOf(span.parentId, id);
   }
-  const kind = zipkinKind(span.kind);
-  if (kind !== undefined) json += `,"kind":"${kind}"`;
+  let json =
+    parentId === undefined
+      ? '{"traceId":"' + traceId + '","id":"' + id + '"'
+      : '{"traceId":"' + traceId + '","parentId":"' + parentId + '","id":"' + id + '"';
+  json += nameKindJson(span.name, span.kind);
   const timestamp = zipkinTimestamp(span.timestamp);
-  if (timestamp !== undefined) json += `,"timestamp":${timestamp}`;
-  json += `,"duration":${zipkinDuration(span.duration)}`;
-  json += localEndpointJson(span.service, span.host);
-  const remote = span.remote;
-  if (remote !== undefined && remote !== null) {
-    const fields = endpointFields(remote.service, remote);
-    if (fields !== '') json += `,"remoteEndpoint":{${fields.slice(1)}}`;
-  }
-  return `${json}${annotationsJson(span)}${tagsJson(span)}}`;
+  if (timestamp !== undefined) json += ',"timestamp":' + microsText(timestamp);
+  json += ',"duration":' + zipkinDuration(span.duration) + localEndpointJson(span.service, span.host);
+  return json + remoteEndpointJson(span.remote) + annotationsJson(span) + tagsJson(span) + '}';
 }
 
 /** Finished spans as one Zipkin v2 JSON array: a POST body. */
@@ -172,41 +271,64 @@ export interface ZipkinBody {
   readonly spans: number;
 }
 
+// Bytes per span in the last batch: the next body's Buffer is sized from it, so nearly every
+// batch is written into one allocation that never has to grow. Capped, so one batch of huge
+// spans does not make every later batch reserve that much.
+let bytesPerSpan = 512;
+const MAX_BYTES_PER_SPAN_ESTIMATE = 4096;
+
 /**
  * Finished spans as POST bodies of at most `maxBatchBytes` bytes each (one span bigger than
- * that goes alone); nearly always one. Each span's JSON is written straight into the body's
- * Buffer: joining them into one big string first would make V8 copy it all once more into a
- * large, short-lived string (measured ~8% slower).
+ * that goes alone); nearly always one. Each span's JSON is written straight into one Buffer as
+ * it is made (`utf8Write` says how many bytes it took, so nothing is measured twice): joining
+ * them into one big string first would make V8 copy it all once more into a large,
+ * short-lived string. Only a batch over `maxBatchBytes` is copied out, span by span, into
+ * smaller bodies.
  */
 export function encodeZipkinBodies(spans: readonly FinishedSpan[], maxBatchBytes = Infinity): ZipkinBody[] {
-  const pieces = new Array<string>(spans.length);
-  const chunks: ZipkinBody[] = [];
-  let start = 0;
-  let bytes = 2; // the brackets
-  for (let i = 0; i < spans.length; i++) {
+  const count = spans.length;
+  let buffer: Buffer = Buffer.allocUnsafe(count * bytesPerSpan + 64);
+  // Where each span's JSON starts and ends in `buffer`.
+  const bounds = new Array<number>(2 * count);
+  buffer[0] = 0x5b; // [
+  let offset = 1;
+  for (let i = 0; i < count; i++) {
     const piece = encodeZipkinSpan(spans[i]);
-    pieces[i] = piece;
-    const size = Buffer.byteLength(piece, 'utf8') + (i > start ? 1 : 0); // and a comma after the first
-    if (i > start && bytes + size > maxBatchBytes) {
-      chunks.push(writeChunk(pieces, start, i, bytes));
-      start = i;
-      bytes = 2 + size - 1;
-    } else {
-      bytes += size;
-    }
+    // UTF-8 takes at most 3 bytes per UTF-16 unit (a surrogate pair: 4 bytes for 2 units), plus the comma and `]`.
+    const room = offset + 3 * piece.length + 2;
+    if (room > buffer.length) buffer = grow(buffer, offset, room + (count - i) * bytesPerSpan);
+    if (i > 0) buffer[offset++] = 0x2c; // ,
+    bounds[2 * i] = offset;
+    offset += buffer.write(piece, offset);
+    bounds[2 * i + 1] = offset;
   }
-  chunks.push(writeChunk(pieces, start, spans.length, bytes));
-  return chunks;
+  buffer[offset++] = 0x5d; // ]
+  if (count > 0) bytesPerSpan = Math.min(MAX_BYTES_PER_SPAN_ESTIMATE, Math.ceil(offset / count) + 16);
+  if (offset <= maxBatchBytes || count <= 1) return [{ body: buffer.subarray(0, offset), spans: count }];
+  return splitBody(buffer, bounds, count, maxBatchBytes);
 }
 
-function writeChunk(pieces: readonly string[], start: number, end: number, bytes: number): ZipkinBody {
-  const body = Buffer.allocUnsafe(bytes);
-  let offset = 0;
-  body[offset++] = 0x5b; // [
-  for (let i = start; i < end; i++) {
-    if (i > start) body[offset++] = 0x2c; // ,
-    offset += body.write(pieces[i], offset, 'utf8');
+function grow(buffer: Buffer, used: number, size: number): Buffer {
+  const bigger = Buffer.allocUnsafe(size);
+  buffer.copy(bigger, 0, 0, used);
+  return bigger;
+}
+
+/** A body over `maxBatchBytes` cut into bodies that are not, keeping the spans in order. */
+function splitBody(buffer: Buffer, bounds: readonly number[], count: number, maxBatchBytes: number): ZipkinBody[] {
+  const chunks: ZipkinBody[] = [];
+  let first = 0;
+  for (let i = 1; i <= count; i++) {
+    // Spans first..i-1 go together unless adding span i would pass the limit (with brackets).
+    if (i < count && 2 + bounds[2 * i + 1] - bounds[2 * first] <= maxBatchBytes) continue;
+    const start = bounds[2 * first];
+    const end = bounds[2 * i - 1];
+    const body = Buffer.allocUnsafe(end - start + 2);
+    body[0] = 0x5b; // [
+    buffer.copy(body, 1, start, end);
+    body[body.length - 1] = 0x5d; // ]
+    chunks.push({ body, spans: i - first });
+    first = i;
   }
-  body[offset] = 0x5d; // ]
-  return { body, spans: end - start };
+  return chunks;
 }

@@ -13,6 +13,34 @@ import type { HeaderCarrier, PropagationFormat, TraceContext } from './types';
 export const MAX_HEADER_CHARS = 512;
 
 const TRACE_ID_PAD = '0000000000000000';
+
+/**
+ * A context read by this module's parsers: its ids are known valid. The tracer marks spans
+ * continued from one as such (`RecordingSpan.checkedIds`), so exporters skip checking their ids
+ * again. The ids are kept twice, so a context changed after parsing is no longer vouched for.
+ */
+export class ParsedContext implements TraceContext {
+  traceId: string;
+  spanId: string;
+  sampled: boolean;
+  // Private fields: invisible to spreading, JSON and deep equality, so the context still looks
+  // like the plain `{ traceId, spanId, sampled }` it always was.
+  readonly #parsedTraceId: string;
+  readonly #parsedSpanId: string;
+
+  constructor(traceId: string, spanId: string, sampled: boolean) {
+    this.traceId = traceId;
+    this.spanId = spanId;
+    this.sampled = sampled;
+    this.#parsedTraceId = traceId;
+    this.#parsedSpanId = spanId;
+  }
+
+  /** Whether the ids are still the ones parsed. */
+  unchanged(): boolean {
+    return this.traceId === this.#parsedTraceId && this.spanId === this.#parsedSpanId;
+  }
+}
 const DASH = 0x2d;
 
 /**
@@ -288,7 +316,7 @@ function tokenFromString(s: string): TraceContext | undefined {
     return traceparentFields(s);
   }
   const legacy = decodeLegacyToken(s);
-  return legacy === undefined ? undefined : { traceId: legacy.traceId, spanId: legacy.spanId, sampled: true };
+  return legacy === undefined ? undefined : new ParsedContext(legacy.traceId, legacy.spanId, true);
 }
 
 function traceparentFromString(s: string): TraceContext | undefined {
@@ -310,7 +338,7 @@ function traceparentFields(s: string): TraceContext | undefined {
   if (s.charCodeAt(35) !== DASH || s.charCodeAt(52) !== DASH) return undefined;
   if (!isNonZeroLowerHex(s, 3, 35) || !isNonZeroLowerHex(s, 36, 52) || !isLowerHex(s, 53, 55)) return undefined;
   const flagsLow = hexValue(s.charCodeAt(54));
-  return { traceId: s.slice(3, 35), spanId: s.slice(36, 52), sampled: (flagsLow & 1) === 1 };
+  return new ParsedContext(s.slice(3, 35), s.slice(36, 52), (flagsLow & 1) === 1);
 }
 
 /** `null` means a bare sampling decision (`0`, `1`, `d`): valid, but no ids to continue. */
@@ -336,7 +364,7 @@ function b3SingleFromString(s: string): TraceContext | undefined | null {
   }
   const spanId = s.slice(spanStart, spanEnd);
   const traceId = traceLen === 32 ? s.slice(0, 32) : TRACE_ID_PAD + s.slice(0, 16);
-  return { traceId, spanId, sampled };
+  return new ParsedContext(traceId, spanId, sampled);
 }
 
 /**
@@ -368,7 +396,7 @@ function b3MultiFromValues(
     if (flags === '1') sampled = true;
     else if (flags !== '0') return 'x-b3-flags';
   }
-  return { traceId: t.length === 32 ? t : TRACE_ID_PAD + t, spanId: sp, sampled };
+  return new ParsedContext(t.length === 32 ? t : TRACE_ID_PAD + t, sp, sampled);
 }
 
 function write(carrier: unknown, lowerName: string, canonicalName: string, value: string): void {

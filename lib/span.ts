@@ -70,6 +70,12 @@ export class RecordingSpan implements Span, FinishedSpan {
   error: string | undefined;
   readonly sampled: true;
   readonly localParent: RecordingSpan | undefined;
+  /**
+   * True when every id of this span was made by this SDK's id generator or read by its header
+   * parser, so it is known to be lower-case hex of the right length, never all zeros: an
+   * exporter need not check it again. False when an id came from a caller's own context or span.
+   */
+  readonly checkedIds: boolean;
   /** Set when `start()` (not a scoped `trace`) made this span current: `stop()` may end it. */
   enteredByStart: boolean;
   /** The span that was current when `start()` made this one current: `stop()` restores it. */
@@ -90,6 +96,7 @@ export class RecordingSpan implements Span, FinishedSpan {
     remote: Endpoint | undefined,
     localParent: RecordingSpan | undefined,
     timestamp: number | undefined,
+    checkedIds: boolean,
   ) {
     this.traceId = traceId;
     this.id = id;
@@ -107,6 +114,7 @@ export class RecordingSpan implements Span, FinishedSpan {
     this.error = undefined;
     this.sampled = true;
     this.localParent = localParent;
+    this.checkedIds = checkedIds;
     this.enteredByStart = false;
     this.previousCurrent = undefined;
     this.sink = sink;

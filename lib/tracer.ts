@@ -7,7 +7,7 @@ import { asyncLocalStorageStore, type ContextStore } from './context';
 import { Diagnostics } from './diagnostics';
 import { type IdGenerator, randomIdGenerator } from './ids';
 import { type ResolvedOptions, type TracerOptions, resolveOptions } from './options';
-import { extractContext, formatToken, injectContext, parseToken } from './propagation';
+import { extractContext, formatToken, injectContext, ParsedContext, parseToken } from './propagation';
 import { rootSampler, type SamplerFunction } from './sampling';
 import { NOOP_SPAN, NonRecordingSpan, type NoteOptions, RecordingSpan, type Span, type SpanSink, SUPPRESSED } from './span';
 import { tracedDecorator, type TracedDecorator } from './traced';
@@ -75,6 +75,8 @@ export class Tracer {
   private diagnostics = new Diagnostics();
   private sampleRoot: SamplerFunction = () => false;
   private ids: IdGenerator = randomIdGenerator();
+  /** Whether `ids` is our own generator, whose ids need no checking downstream (`RecordingSpan.checkedIds`). */
+  private ownIds = true;
   private serviceName = 'unknown_service';
   private host: { address?: string; port?: number } | undefined;
   private shutdownPromise: Promise<void> | undefined;
@@ -115,6 +117,7 @@ export class Tracer {
     }
     this.sink.clock = options.clock ?? monotonicClock();
     this.ids = options.idGenerator ?? randomIdGenerator();
+    this.ownIds = options.idGenerator === undefined;
     this.sampleRoot = rootSampler(resolved.sampler, options.random ?? Math.random);
     this.serviceName = resolved.serviceName;
     this.host = resolved.host ?? defaultHost();
@@ -170,11 +173,11 @@ export class Tracer {
     if (parent === SUPPRESSED || parent === NOOP_SPAN) return NOOP_SPAN;
     if (parent !== undefined) {
       if (!parent.sampled) return new NonRecordingSpan(parent.traceId, parent.id, name, parent, parent.parentId);
-      return this.recordingSpan(parent.traceId, parent.id, name, options, parent);
+      return this.recordingSpan(parent.traceId, parent.id, name, options, parent, parent instanceof RecordingSpan && parent.checkedIds);
     }
     if (remote !== undefined) {
       if (!remote.sampled) return new NonRecordingSpan(remote.traceId, remote.spanId, name, undefined, remote.spanId);
-      return this.recordingSpan(remote.traceId, remote.spanId, name, options, undefined);
+      return this.recordingSpan(remote.traceId, remote.spanId, name, options, undefined, remote instanceof ParsedContext && remote.unchanged());
     }
     let sampled: boolean;
     try {
@@ -184,7 +187,7 @@ export class Tracer {
       this.diagnostics.report(codes.SAMPLER_FAILED, 'tomograph: the sampler threw; trace not sampled', error);
     }
     if (!sampled) return new NonRecordingSpan(this.ids.traceId(), this.ids.spanId(), name, undefined);
-    return this.recordingSpan(this.ids.traceId(), undefined, name, options, undefined);
+    return this.recordingSpan(this.ids.traceId(), undefined, name, options, undefined, true);
   }
 
   /** Runs `fn` with `span` current, restoring the previous span when it returns. */
@@ -409,6 +412,7 @@ export class Tracer {
     name: string,
     options: SpanOptions | undefined,
     localParent: Span | undefined,
+    checkedIds: boolean,
   ): RecordingSpan {
     // A sampled parent made here is a RecordingSpan; one handed in by the caller may be any span.
     const recordingParent = localParent instanceof RecordingSpan ? localParent : undefined;
@@ -425,6 +429,7 @@ export class Tracer {
       options?.remote,
       recordingParent,
       options?.timestamp,
+      checkedIds && this.ownIds,
     );
     const tags = options?.tags;
     if (tags !== undefined) for (const key of Object.keys(tags)) span.tag(key, tags[key]);

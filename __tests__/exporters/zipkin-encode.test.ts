@@ -3,7 +3,7 @@ import { jsonEncoder, model, option, TraceId } from 'zipkin';
 import { MemoryExporter, Tracer, ManualClock, sequentialIdGenerator } from '../../lib';
 import type { FinishedSpan } from '../../lib/types';
 import { toZipkinSpan, zipkinAddress, zipkinSpanId, zipkinTraceId, type ZipkinSpan } from '../../exporters/zipkin-encode';
-import { encodeZipkinSpan, encodeZipkinSpans } from '../../exporters/zipkin-json';
+import { encodeZipkinBodies, encodeZipkinSpan, encodeZipkinSpans } from '../../exporters/zipkin-json';
 import { assertValidZipkinSpans, zipkinSpanErrors } from '../helpers/zipkin-schema';
 
 const T0 = 1_700_000_000_000_000;
@@ -302,5 +302,54 @@ describe('randomised spans (fast-check)', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('encodeZipkinSpan fast paths', () => {
+  it('writes every integer time as String(n) would, across second boundaries', () => {
+    const times = [1, 9, 999_999, 1_000_000, 1_000_001, 1_999_999, T0, T0 + 1, T0 + 999, T0 + 1000, T0 + 999_999, T0 + 1_000_000, Number.MAX_SAFE_INTEGER];
+    for (const t of times) {
+      const s = span({ timestamp: t, duration: 7, notes: [{ timestamp: t, value: 'a' }] });
+      expect(encodeZipkinSpan(s)).toBe(JSON.stringify(toZipkinSpan(s)));
+      expect(encoded(s).timestamp).toBe(t);
+    }
+  });
+
+  it('encodes spans of the tracer (ids taken unchecked) exactly as their plain copies (ids checked)', async () => {
+    const memory = new MemoryExporter();
+    const tracer = new Tracer({ serviceName: 'Shop', exporters: [memory], scheduledDelayMs: 0 });
+    tracer.trace('GET /a', () => {
+      tracer.trace('SELECT', (s) => s.tag('db', 'pg').annotate('rows', { duration: 1200 }), { kind: 'CLIENT', remote: { address: '10.1.2.3', port: 5432 } });
+    }, { kind: 'SERVER', parent: tracer.extractContext({ b3: '0af7651916cd43dd-b7ad6b7169203331' }) });
+    await tracer.flush();
+    expect(memory.spans).toHaveLength(2);
+    for (const s of memory.spans) {
+      expect((s as { checkedIds?: boolean }).checkedIds).toBe(true);
+      expect(encodeZipkinSpan(s)).toBe(encodeZipkinSpan({ ...s }));
+      expect(encodeZipkinSpan(s)).toBe(JSON.stringify(toZipkinSpan({ ...s })));
+    }
+    await tracer.shutdown();
+  });
+
+  it('cuts bodies at maxBatchBytes without losing, repeating or reordering a span, multi-byte text included', () => {
+    fc.assert(
+      fc.property(fc.array(finishedSpanArb, { maxLength: 30 }), fc.integer({ min: 2, max: 6000 }), (batch, max) => {
+        const bodies = encodeZipkinBodies(batch, max);
+        const whole = JSON.parse(encodeZipkinSpans(batch)) as unknown[];
+        const parts = bodies.map((b) => JSON.parse(b.body.toString('utf8')) as unknown[]);
+        expect(parts.flat()).toEqual(whole);
+        bodies.forEach((b, i) => {
+          expect(b.spans).toBe(parts[i].length);
+          // Over the limit only when one span alone is bigger.
+          if (b.body.length > max) expect(b.spans).toBe(1);
+        });
+        // Greedy: no two neighbouring bodies would have fitted together.
+        for (let i = 1; i < bodies.length; i++) {
+          expect(bodies[i - 1].body.length + bodies[i].body.length - 1).toBeGreaterThan(max);
+        }
+      }),
+      { numRuns: 300 },
+    );
+    expect(encodeZipkinBodies([]).map((b) => b.body.toString())).toEqual(['[]']);
   });
 });

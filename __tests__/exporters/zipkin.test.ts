@@ -185,10 +185,12 @@ describe('ZipkinExporter over HTTP', () => {
     expect(zipkin.stats().bytesInFlight).toBe(0);
   });
 
-  it('reuses one keep-alive connection and passes extra headers', async () => {
+  it('reuses keep-alive connections and passes extra headers', async () => {
     const zipkin = exporter({ headers: { Authorization: 'Bearer t0k3n' } });
     for (let i = 0; i < 20; i++) await zipkin.export(spans(3));
-    expect(collector.connections).toBe(1);
+    // undici waits one event-loop turn before reusing a socket that just answered (a server may
+    // close it despite keep-alive), so back-to-back posts alternate between two warm sockets.
+    expect(collector.connections).toBeLessThanOrEqual(2);
     expect(collector.posts.every((p) => p.headers.authorization === 'Bearer t0k3n' && p.headers.b3 === '0')).toBe(true);
   });
 
