@@ -9,6 +9,11 @@
  * was measured against.
  *
  *   npx tsc -p tsconfig.build.json && taskset -c 1 node bench/zipkin-export.js [--rounds 7] [--batches 40]
+ *     [--warmup 200] [--variants tomograph,raw-undici,enc-tomograph]
+ *
+ * The warm-up is long enough for V8 to finish compiling each variant's hot code, undici's
+ * WebAssembly HTTP parser included: compiling runs on background threads whose CPU time
+ * process.cpuUsage() counts, and 60 batches left some of it inside the measured window.
  *
  * The sink runs in its own process pinned to core 0 (`taskset -c 0`); each measurement runs
  * in a fresh process pinned to core 1, variants rotate order every round, medians are quoted.
@@ -243,7 +248,7 @@ async function senderFor(variant, url) {
 async function measureDelivery(variant, url, port, batchCount) {
   const { batches, send, close } = await senderFor(variant, url);
   // Warm-up long enough for every variant's code to reach its optimised tier.
-  for (let i = 0; i < Number(arg('warmup', 60)); i++) await send(batches[i % batches.length]);
+  for (let i = 0; i < Number(arg('warmup', 200)); i++) await send(batches[i % batches.length]);
   await sinkCount(port); // reset after warm-up
   const cpu = process.cpuUsage();
   const started = process.hrtime.bigint();
@@ -448,16 +453,22 @@ async function main() {
   const url = `http://127.0.0.1:${port}/api/v2/spans`;
   console.log(`node ${process.version}, ${rounds} rounds, ${batchCount} batches of ${BATCH} spans per delivery run, sink on core 0, runs on core 1`);
 
-  const delivery = Object.fromEntries(Object.keys(DELIVERY).map((v) => [v, []]));
-  const encoding = Object.fromEntries(Object.keys(ENCODING).map((v) => [v, []]));
+  // `--variants a,b` runs only those (the baselines otel and enc-otel always run).
+  const only = arg('variants')?.split(',');
+  const pick = (table, baseline) =>
+    Object.fromEntries(Object.entries(table).filter(([v]) => only === undefined || v === baseline || only.includes(v)));
+  const deliveryVariants = pick(DELIVERY, 'otel');
+  const encodingVariants = pick(ENCODING, 'enc-otel');
+  const delivery = Object.fromEntries(Object.keys(deliveryVariants).map((v) => [v, []]));
+  const encoding = Object.fromEntries(Object.keys(encodingVariants).map((v) => [v, []]));
   try {
     for (let round = 0; round < rounds; round++) {
-      const order = Object.keys(DELIVERY);
+      const order = Object.keys(deliveryVariants);
       for (let k = 0; k < round % order.length; k++) order.push(order.shift());
       for (const variant of order) {
         delivery[variant].push(runOne(variant, ['--url', url, '--port', String(port), '--batches', String(batchCount)]));
       }
-      const encOrder = Object.keys(ENCODING);
+      const encOrder = Object.keys(encodingVariants);
       for (let k = 0; k < round % encOrder.length; k++) encOrder.push(encOrder.shift());
       for (const variant of encOrder) encoding[variant].push(runOne(variant, []));
       process.stderr.write(`round ${round + 1}/${rounds} done\n`);
@@ -465,8 +476,8 @@ async function main() {
   } finally {
     sinkProcess.kill();
   }
-  table('Delivered to a local sink (encode + HTTP POST + 202), batches of 512', DELIVERY, delivery, 'otel');
-  table('Encoding only, CPU time (a batch of 512 spans to one JSON body in a Buffer)', ENCODING, encoding, 'enc-otel');
+  table('Delivered to a local sink (encode + HTTP POST + 202), batches of 512', deliveryVariants, delivery, 'otel');
+  table('Encoding only, CPU time (a batch of 512 spans to one JSON body in a Buffer)', encodingVariants, encoding, 'enc-otel');
 }
 
 main().catch((error) => {
