@@ -55,9 +55,9 @@ export interface ZipkinHttpOptions {
 
 /**
  * POSTs bodies to a Zipkin collector, one attempt per call, over undici's keep-alive pool.
- * undici's `dispatch` rather than `http.request`: a POST of a 236 KB batch took 170-410 µs of
- * CPU against 440-570 µs here, the difference larger the smaller the body (BENCHMARKS.md,
- * section zipkin), and posting is a third of an exporter's work. Every outcome is a settled
+ * undici's `dispatch` rather than `http.request`: a POST of a 236 KB batch took 204-249 µs of
+ * CPU against 379-473 µs in a same-process A/B here, and a tiny one 135 against 460
+ * (BENCHMARKS.md, section zipkin); posting is a third of an exporter's work. Every outcome is a settled
  * promise: a 2xx resolves, anything else rejects with a `ZipkinExportError` that says whether
  * a retry may help. Nothing here throws. Idle sockets are unref'd by undici, so they never
  * hold a process open.

@@ -1,6 +1,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
+import { ZipkinHttpClient } from '../../exporters/zipkin-http';
 import { instrumentHttp, type HttpInstrumentationOptions } from '../../integrations/http';
 import { publishesRequestCreated } from '../../integrations/http-channels';
 import { Tracer } from '../../lib/tracer';
@@ -338,9 +339,13 @@ describe('instrumentHttp', () => {
     const uploaded = new Promise<void>((resolve) => {
       const uploader: Exporter = {
         async export() {
-          // An exporter sending spans over HTTP, as the Zipkin exporter does, with both clients.
+          // An exporter sending spans over HTTP with both of Node's clients, and with the Zipkin
+          // exporter's own (undici's npm package, which publishes the same undici:* channels).
           await get(`${target.url}/upload-http`);
           await (await fetch(`${target.url}/upload-fetch`)).text();
+          const zipkin = new ZipkinHttpClient({ url: new URL(`${target.url}/upload-undici`), timeoutMs: 5000, headers: {} });
+          await zipkin.post(Buffer.from('[]'), false);
+          zipkin.destroy();
           uploads++;
           resolve();
         },
@@ -352,7 +357,7 @@ describe('instrumentHttp', () => {
     await uploaded;
     await t.tracer.flush();
     expect(uploads).toBe(1);
-    expect(target.received.map((h) => h.traceparent)).toEqual([undefined, undefined]);
+    expect(target.received.map((h) => h.traceparent)).toEqual([undefined, undefined, undefined]);
     // Only `work` was ever started: no CLIENT span for the uploads.
     expect(t.tracer.stats().spansStarted).toBe(1);
   });
@@ -374,6 +379,6 @@ describe('instrumentHttp', () => {
     undo = instrumentHttp({ tracer: new Tracer(), root: true });
     await get(`${target.url}/`);
     await (await fetch(`${target.url}/`)).text();
-    expect(target.received.map((h) => h.traceparent)).toEqual([undefined, undefined]);
+    expect(target.received.map((h) => h.traceparent)).toEqual([undefined, undefined, undefined]);
   });
 });
