@@ -281,7 +281,8 @@ export function parentIdOf(parentId: unknown, id: string): string | undefined {
   return normalised === id ? undefined : normalised;
 }
 
-function spanName(name: unknown): string | undefined {
+/** A span name as Zipkin stores it: lower-cased; undefined when there is none. */
+export function spanName(name: unknown): string | undefined {
   if (typeof name !== 'string') return name === undefined || name === null ? undefined : String(name).toLowerCase();
   return name === '' ? undefined : name.toLowerCase();
 }

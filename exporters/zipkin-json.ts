@@ -1,7 +1,7 @@
 import { RecordingSpan } from '../lib/span';
 import type { FinishedSpan } from '../lib/types';
 import {
-  annotationValue, errorTag, parentIdOf, tagText, zipkinAddress, zipkinAnnotations, zipkinDuration, zipkinKind,
+  annotationValue, errorTag, parentIdOf, spanName, tagText, zipkinAddress, zipkinAnnotations, zipkinDuration, zipkinKind,
   zipkinPort, zipkinSpanId, zipkinTimestamp, zipkinTraceId,
 } from './zipkin-encode';
 
@@ -166,8 +166,8 @@ function kindIndex(kind: unknown): number {
 }
 
 function nameJson(name: unknown): string {
-  if (typeof name === 'string') return name === '' ? '' : ',"name":' + quote(name.toLowerCase());
-  return name === undefined || name === null ? '' : ',"name":' + quote(String(name).toLowerCase());
+  const normalised = spanName(name);
+  return normalised === undefined ? '' : ',"name":' + quote(normalised);
 }
 
 function nameKindJson(name: unknown, kind: unknown): string {
@@ -280,7 +280,7 @@ const MAX_BYTES_PER_SPAN_ESTIMATE = 4096;
 /**
  * Finished spans as POST bodies of at most `maxBatchBytes` bytes each (one span bigger than
  * that goes alone); nearly always one. Each span's JSON is written straight into one Buffer as
- * it is made (`utf8Write` says how many bytes it took, so nothing is measured twice): joining
+ * it is made (`write` returns how many bytes it took, so nothing is measured twice): joining
  * them into one big string first would make V8 copy it all once more into a large,
  * short-lived string. Only a batch over `maxBatchBytes` is copied out, span by span, into
  * smaller bodies.
