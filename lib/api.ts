@@ -2,6 +2,7 @@ import type { NoteOptions, Span } from './span';
 import { type SpanOptions, Tracer, type TracerStats } from './tracer';
 import type { TracedDecorator } from './traced';
 import type { TracerOptions } from './options';
+import type { BaggageEntry, BaggageValue } from './baggage';
 import type { HeaderCarrier, TagValue, TraceContext } from './types';
 
 /** The tracer behind the module functions. Integrations default to it. */
@@ -52,9 +53,35 @@ export function getTraceInfo(): string | undefined {
   return defaultTracer.getTraceInfo();
 }
 
-/** Runs `fn` in a child of the span that `token` names (workers, queue consumers). */
-export function continueTrace<R>(token: string | undefined, name: string, fn: (span: Span) => R, options?: SpanOptions): R {
+/**
+ * Runs `fn` in a child of the span that `token` names (workers, queue consumers): a token from
+ * `getTraceInfo()`, or headers from `inject({})`, which also carry `tracestate` and baggage.
+ */
+export function continueTrace<R>(
+  token: string | HeaderCarrier | undefined,
+  name: string,
+  fn: (span: Span) => R,
+  options?: SpanOptions,
+): R {
   return defaultTracer.continueTrace(token, name, fn, options);
+}
+
+/** The W3C baggage in scope, key to (decoded) value; a frozen object, empty when none. */
+export function getBaggage(): Readonly<Record<string, string>> {
+  return defaultTracer.getBaggage();
+}
+
+/** The W3C baggage in scope as entries in order, with their properties. */
+export function getBaggageEntries(): readonly BaggageEntry[] {
+  return defaultTracer.getBaggageEntries();
+}
+
+/**
+ * Runs `fn` with `entries` added to the baggage in scope (`null`/`undefined` removes a key);
+ * scoped like `trace`, never leaking past `fn`. Returns what `fn` returns.
+ */
+export function withBaggage<R>(entries: Readonly<Record<string, BaggageValue>>, fn: () => R): R {
+  return defaultTracer.withBaggage(entries, fn);
 }
 
 /** Writes the current trace's headers into `headers` and returns it. */

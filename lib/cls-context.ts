@@ -1,6 +1,6 @@
 import { executionAsyncId } from 'node:async_hooks';
 import type { ContextStore } from './context';
-import type { Span } from './span';
+import type { ContextValue } from './context';
 
 /** The parts of a cls-hooked namespace that the store uses. */
 export interface ClsNamespace {
@@ -67,7 +67,7 @@ export function clsHookedStore(namespaceName?: string): ContextStore {
   }
 
   // A child of `parent`, so state that the app keeps in a shared namespace stays visible.
-  function childContext(parent: object | null, span: Span | undefined): Context {
+  function childContext(parent: object | null, span: ContextValue | undefined): Context {
     const context = Object.create(parent ?? Object.prototype) as Context;
     context._ns_name = ns.name;
     context[KEY] = span;
@@ -78,7 +78,7 @@ export function clsHookedStore(namespaceName?: string): ContextStore {
     name: 'cls-hooked',
     active: () => {
       const context = ns.active as Context | null;
-      return context ? (context[KEY] as Span | undefined) : undefined;
+      return context ? (context[KEY] as ContextValue | undefined) : undefined;
     },
     run: (span, fn) => {
       const context = childContext(ns.active, span);

@@ -29,6 +29,8 @@ export const codes = {
   TRANSPORT_ERROR: 'TOMOGRAPH_TRANSPORT_ERROR',
   /** The `sampler` function threw; the new trace was not sampled. */
   SAMPLER_FAILED: 'TOMOGRAPH_SAMPLER_FAILED',
+  /** `withBaggage` left an entry out: an invalid key or properties, or past the baggage limits. */
+  BAGGAGE_DROPPED: 'TOMOGRAPH_BAGGAGE_DROPPED',
   /** An integration hit an unexpected fault in its own code and carried on. */
   INTEGRATION_ERROR: 'TOMOGRAPH_INTEGRATION_ERROR',
 } as const;

@@ -1,8 +1,15 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { BaggageScope } from './carried';
 import type { Span } from './span';
 
 /** Which async-context store a tracer keeps its current span in. */
 export type ContextStoreName = 'async-local-storage' | 'cls-hooked';
+
+/**
+ * What a store holds: the current span, or (inside `withBaggage`) the current span under other
+ * baggage.
+ */
+export type ContextValue = Span | BaggageScope;
 
 /**
  * Where the current span lives. The value held is immutable (a span reference); changing the
@@ -11,20 +18,20 @@ export type ContextStoreName = 'async-local-storage' | 'cls-hooked';
 export interface ContextStore {
   readonly name: ContextStoreName;
   /** The span current in this async flow, if any. */
-  active(): Span | undefined;
+  active(): ContextValue | undefined;
   /** Runs `fn` with `span` current, restoring the previous value when `fn` returns. */
-  run<R>(span: Span | undefined, fn: () => R): R;
+  run<R>(span: ContextValue | undefined, fn: () => R): R;
   /**
    * Makes `span` current for the rest of this synchronous run and the async work it starts,
    * without a callback: only `start`/`stop` use this. The value cannot escape an enclosing
    * `run`, which restores its own value when it returns.
    */
-  enter(span: Span | undefined): void;
+  enter(span: ContextValue | undefined): void;
 }
 
 /** The default store: Node's AsyncLocalStorage. */
 export function asyncLocalStorageStore(): ContextStore {
-  const storage = new AsyncLocalStorage<Span | undefined>();
+  const storage = new AsyncLocalStorage<ContextValue | undefined>();
   return {
     name: 'async-local-storage',
     active: () => storage.getStore(),

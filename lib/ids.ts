@@ -6,6 +6,12 @@ export interface IdGenerator {
   traceId(): string;
   /** 16 lower-case hex, never all zeros. */
   spanId(): string;
+  /**
+   * Set `true` when `traceId()` makes at least the right-most 7 bytes uniformly random: trace
+   * ids it makes then carry the W3C `random` flag (trace-flags bit 1). Default: not set, so a
+   * custom generator's ids never claim to be random. tomograph's own generator is random.
+   */
+  readonly random?: boolean;
 }
 
 // One crypto call and one hex conversion per 4 KiB: 512 span ids, or 256 trace ids. Cutting ids

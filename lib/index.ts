@@ -1,7 +1,10 @@
 export {
   addTraceInfoHeader, annotate, configure, continueTrace, currentSpan, defaultTracer, extract, flush,
-  getTraceInfo, inject, parseToken, shutdown, start, startSpan, stats, stop, tag, trace, traced, withSpan,
+  getBaggage, getBaggageEntries, getTraceInfo, inject, parseToken, shutdown, start, startSpan, stats, stop, tag,
+  trace, traced, withBaggage, withSpan,
 } from './api';
+export { Baggage, type BaggageEntry, type BaggageValue, MAX_BAGGAGE_BYTES, MAX_BAGGAGE_MEMBERS } from './baggage';
+export { MAX_TRACESTATE_CHARS, MAX_TRACESTATE_MEMBERS } from './tracestate';
 export { Tracer, type SpanOptions, type TracerStats } from './tracer';
 export type { Span, NoteOptions } from './span';
 export type { TracerOptions } from './options';

@@ -47,6 +47,12 @@ export interface TracerOptions {
   idGenerator?: IdGenerator;
   /** Random numbers in [0, 1) for ratio sampling. Default `Math.random`. */
   random?: () => number;
+  /**
+   * Copy W3C baggage entries onto recording spans as tags `baggage.<key>`: `true` for every
+   * entry, or a list of keys. Default `false`: baggage may carry user data, so it never
+   * becomes a tag (and so never reaches an exporter) unless asked for here.
+   */
+  baggageTags?: boolean | readonly string[];
 }
 
 /** Options after defaults and the environment are applied. */
@@ -64,13 +70,15 @@ export interface ResolvedOptions {
   onDiagnostic: DiagnosticListener | undefined;
   disabled: boolean;
   host: { address?: string; port?: number } | undefined;
+  /** `true` for all keys, the keys to copy, or undefined for none. */
+  baggageTags: true | ReadonlySet<string> | undefined;
 }
 
 const FORMATS: readonly PropagationFormat[] = ['x-trace-info', 'traceparent', 'b3', 'b3-multi'];
 const KNOWN_OPTIONS = new Set([
   'serviceName', 'exporters', 'context', 'clsNamespace', 'sampler', 'propagation', 'maxQueueSize',
   'maxBatchSize', 'scheduledDelayMs', 'exportTimeoutMs', 'onDiagnostic', 'disabled', 'host',
-  'clock', 'idGenerator', 'random',
+  'clock', 'idGenerator', 'random', 'baggageTags',
 ]);
 
 /** A TypeError with the stable code `TOMOGRAPH_ERR_INVALID_OPTION`. */
@@ -155,6 +163,14 @@ export function resolveOptions(options: TracerOptions, env: NodeJS.ProcessEnv = 
     throw invalidOption('random must be a function returning numbers in [0, 1)');
   }
 
+  const baggageTags = options.baggageTags ?? false;
+  if (
+    typeof baggageTags !== 'boolean' &&
+    !(Array.isArray(baggageTags) && baggageTags.every((key) => typeof key === 'string' && key !== ''))
+  ) {
+    throw invalidOption('baggageTags must be a boolean or an array of baggage keys');
+  }
+
   return {
     serviceName,
     exporters: [...exporters],
@@ -169,6 +185,7 @@ export function resolveOptions(options: TracerOptions, env: NodeJS.ProcessEnv = 
     onDiagnostic: options.onDiagnostic,
     disabled,
     host: options.host,
+    baggageTags: baggageTags === true ? true : Array.isArray(baggageTags) && baggageTags.length > 0 ? new Set(baggageTags) : undefined,
   };
 }
 

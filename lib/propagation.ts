@@ -1,12 +1,16 @@
 /**
- * Trace-token header codecs: `X-Trace-Info`, W3C `traceparent`, B3 single and multi.
+ * Trace-token header codecs: `X-Trace-Info`, W3C `traceparent` (with `tracestate`), B3 single
+ * and multi, and W3C `baggage`.
  *
  * Pure functions without tracer state. They run once or twice per request, so they check
  * characters by hand (no regex, no split) and allocate only the strings they return. None
  * of them throws, whatever it is given: a bad header must cost a request its parent, never
  * the request itself.
  */
+import { Baggage } from './baggage';
+import { carried, type Carried, CARRIED_NONE, CARRIED_RANDOM } from './carried';
 import { decodeLegacyToken } from './legacy-token';
+import { parseTraceState } from './tracestate';
 import type { HeaderCarrier, PropagationFormat, TraceContext } from './types';
 
 /** Longest header value read, in characters (the W3C limit for `tracestate`, used for all). */
@@ -27,13 +31,40 @@ export class ParsedContext implements TraceContext {
   // like the plain `{ traceId, spanId, sampled }` it always was.
   readonly #parsedTraceId: string;
   readonly #parsedSpanId: string;
+  #carried: Carried;
 
-  constructor(traceId: string, spanId: string, sampled: boolean) {
+  constructor(traceId: string, spanId: string, sampled: boolean, random = false) {
     this.traceId = traceId;
     this.spanId = spanId;
     this.sampled = sampled;
     this.#parsedTraceId = traceId;
     this.#parsedSpanId = spanId;
+    this.#carried = random ? CARRIED_RANDOM : CARRIED_NONE;
+  }
+
+  /** Trace-flags bit 1 (W3C Level 2): the trace id's right-most 7 bytes are random. */
+  get random(): boolean {
+    return this.#carried.random;
+  }
+
+  /** The `tracestate` received with the context (normalised), if any. */
+  get traceState(): string | undefined {
+    return this.#carried.traceState;
+  }
+
+  /** The baggage received with the context, if any. */
+  get baggage(): Baggage | undefined {
+    return this.#carried.baggage;
+  }
+
+  /** What a span continuing this context carries on. */
+  get carried(): Carried {
+    return this.#carried;
+  }
+
+  /** Attaches the `tracestate` and baggage read beside the ids. */
+  carry(traceState: string | undefined, baggage: Baggage | undefined): void {
+    this.#carried = carried(this.#carried.random, traceState, baggage);
   }
 
   /** Whether the ids are still the ones parsed. */
@@ -43,16 +74,19 @@ export class ParsedContext implements TraceContext {
 }
 const DASH = 0x2d;
 
+const FLAGS = ['-00', '-01', '-02', '-03'];
+
 /**
  * Formats a context as an `X-Trace-Info` token, which is also a valid W3C `traceparent`.
  *
- * @returns `00-<traceId>-<spanId>-01` when sampled, `...-00` when not; the ids are written as
- *   given (the tracer's own ids are already valid). `''` if `ctx` is not a usable object.
+ * @returns `00-<traceId>-<spanId>-<flags>`: flags bit 0 when sampled, bit 1 when `ctx.random`
+ *   (W3C Level 2), so `01`, `03`, `00` or `02`; the ids are written as given (the tracer's own
+ *   ids are already valid). `''` if `ctx` is not a usable object.
  */
 export function formatToken(ctx: TraceContext): string {
   try {
     if (ctx === null || typeof ctx !== 'object') return '';
-    return '00-' + ctx.traceId + '-' + ctx.spanId + (ctx.sampled ? '-01' : '-00');
+    return '00-' + ctx.traceId + '-' + ctx.spanId + FLAGS[(ctx.sampled ? 1 : 0) | (ctx.random === true ? 2 : 0)];
   } catch {
     return '';
   }
@@ -143,6 +177,12 @@ export function readHeader(carrier: HeaderCarrier, lowerName: string, canonicalN
  * therefore dropped. A carrier whose getters throw is reported once as header `'*'` with
  * the thrown value.
  *
+ * With a context found, two more headers are read: `tracestate` (see `parseTraceState`), when
+ * the context came from `traceparent`, or from `X-Trace-Info` and no `traceparent` of another
+ * trace is present (a `tracestate` belongs to the `traceparent` it came with); and `baggage`
+ * (see `Baggage.parse`). A malformed one is reported and dropped; the context stands. The
+ * context's `random`, `traceState` and `baggage` give what was read.
+ *
  * @param onMalformed called with the lower-case header name (for B3 multi, the first bad one
  *   of `x-b3-traceid`, `x-b3-spanid`, `x-b3-sampled`, `x-b3-flags`) and its raw value;
  *   exceptions it throws are swallowed.
@@ -158,7 +198,7 @@ export function extractContext(
     let s = headerString(raw);
     if (s !== undefined) {
       const ctx = s === null ? undefined : tokenFromString(s);
-      if (ctx !== undefined) return ctx;
+      if (ctx !== undefined) return withCarried(carrier, ctx, 'x-trace-info', onMalformed);
       report(onMalformed, 'x-trace-info', raw);
     }
 
@@ -166,7 +206,7 @@ export function extractContext(
     s = headerString(raw);
     if (s !== undefined) {
       const ctx = s === null ? undefined : traceparentFromString(s);
-      if (ctx !== undefined) return ctx;
+      if (ctx !== undefined) return withCarried(carrier, ctx, 'traceparent', onMalformed);
       report(onMalformed, 'traceparent', raw);
     }
 
@@ -174,7 +214,7 @@ export function extractContext(
     s = headerString(raw);
     if (s !== undefined) {
       const ctx = s === null ? undefined : b3SingleFromString(s);
-      if (ctx !== undefined && ctx !== null) return ctx;
+      if (ctx !== undefined && ctx !== null) return withCarried(carrier, ctx, 'b3', onMalformed);
       if (ctx === undefined) report(onMalformed, 'b3', raw);
     }
 
@@ -185,7 +225,7 @@ export function extractContext(
     const sampled = readHeaderUnsafe(carrier, 'x-b3-sampled', 'X-B3-Sampled');
     const flags = readHeaderUnsafe(carrier, 'x-b3-flags', 'X-B3-Flags');
     const multi = b3MultiFromValues(traceId, spanId, sampled, flags);
-    if (typeof multi === 'object') return multi;
+    if (typeof multi === 'object') return withCarried(carrier, multi, 'b3', onMalformed);
     if (multi === 'x-b3-traceid') report(onMalformed, multi, traceId);
     else if (multi === 'x-b3-spanid') report(onMalformed, multi, spanId);
     else if (multi === 'x-b3-sampled') report(onMalformed, multi, sampled);
@@ -198,10 +238,32 @@ export function extractContext(
 }
 
 /**
+ * Reads the W3C `baggage` header alone: for a request that carries baggage but no trace
+ * context (`extractContext` reads it with one). Invalid members are dropped and reported.
+ *
+ * @returns the baggage, or `undefined` when absent or empty. Never throws.
+ */
+export function extractBaggage(
+  carrier: HeaderCarrier | undefined | null,
+  onMalformed: (header: string, value: unknown) => void,
+): Baggage | undefined {
+  if (carrier === null || carrier === undefined || typeof carrier !== 'object') return undefined;
+  try {
+    const raw = readHeaderUnsafe(carrier, 'baggage', 'Baggage');
+    return raw === undefined ? undefined : readBaggage(raw, onMalformed);
+  } catch (err) {
+    report(onMalformed, '*', err);
+    return undefined;
+  }
+}
+
+/**
  * Writes `ctx` into outgoing headers, one set per format: `x-trace-info` and `traceparent`
  * (both `formatToken(ctx)`), `b3` (`{traceId}-{spanId}-{1|0}`), and for `b3-multi`
  * `x-b3-traceid`, `x-b3-spanid`, `x-b3-parentspanid` (when `parentSpanId` is given, 16 hex),
- * `x-b3-sampled` (`1`/`0`). Names are written in lower case:
+ * `x-b3-sampled` (`1`/`0`). With `x-trace-info` or `traceparent` written, `ctx.traceState`
+ * (when non-empty) goes in `tracestate`; `ctx.baggage` goes in `baggage` whatever the formats.
+ * Names are written in lower case:
  * through `setHeader` (Node's `OutgoingMessage`), else `set` (WHATWG `Headers`, `Map`), else
  * as properties of a plain object, where an existing canonically cased key (`X-Trace-Info`)
  * is overwritten instead so the request does not carry the header twice. Unknown formats
@@ -250,6 +312,28 @@ export function injectContext(
           break;
       }
     }
+    // tracestate goes with the W3C-grammar headers; without one of them it would be invalid.
+    const traceState = ctx.traceState;
+    if (token !== undefined && typeof traceState === 'string' && traceState !== '') {
+      write(carrier, 'tracestate', 'Tracestate', traceState);
+    }
+    const baggage = ctx.baggage;
+    if (baggage instanceof Baggage) write(carrier, 'baggage', 'Baggage', baggage.header);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Writes the `baggage` header alone (baggage set outside any trace).
+ *
+ * @returns `true` if written; `false` if the carrier refused. Never throws.
+ */
+export function injectBaggage(carrier: HeaderCarrier, baggage: Baggage): boolean {
+  try {
+    if (carrier === null || typeof carrier !== 'object') return false;
+    write(carrier, 'baggage', 'Baggage', baggage.header);
     return true;
   } catch {
     return false;
@@ -258,6 +342,46 @@ export function injectContext(
 
 // ---------------------------------------------------------------------------------------
 // Internals.
+
+/**
+ * Reads `tracestate` (for a W3C-grammar source) and `baggage` beside a context just parsed.
+ * Both lookups miss on the common request, which then allocates nothing here.
+ */
+function withCarried(
+  carrier: unknown,
+  ctx: ParsedContext,
+  source: 'x-trace-info' | 'traceparent' | 'b3',
+  onMalformed: (header: string, value: unknown) => void,
+): ParsedContext {
+  let traceState: string | undefined;
+  if (source !== 'b3') {
+    const raw = readHeaderUnsafe(carrier, 'tracestate', 'Tracestate');
+    if (raw !== undefined && (source === 'traceparent' || sameTraceAsTraceparent(carrier, ctx.traceId))) {
+      const parsed = parseTraceState(raw);
+      if (parsed === null) report(onMalformed, 'tracestate', raw);
+      else traceState = parsed;
+    }
+  }
+  const rawBaggage = readHeaderUnsafe(carrier, 'baggage', 'Baggage');
+  const baggage = rawBaggage === undefined ? undefined : readBaggage(rawBaggage, onMalformed);
+  if (traceState !== undefined || baggage !== undefined) ctx.carry(traceState, baggage);
+  return ctx;
+}
+
+/** With the context from `X-Trace-Info`: no `traceparent` of another trace is present. */
+function sameTraceAsTraceparent(carrier: unknown, traceId: string): boolean {
+  const s = headerString(readHeaderUnsafe(carrier, 'traceparent', 'Traceparent'));
+  if (s === undefined) return true;
+  const parent = s === null ? undefined : traceparentFromString(s);
+  return parent !== undefined && parent.traceId === traceId;
+}
+
+function readBaggage(raw: unknown, onMalformed: (header: string, value: unknown) => void): Baggage | undefined {
+  let problem = false;
+  const baggage = Baggage.parse(raw, () => (problem = true));
+  if (problem) report(onMalformed, 'baggage', raw);
+  return baggage;
+}
 
 /** Carriers seen through the three shapes they come in; never exported. */
 type AnyCarrier = {
@@ -308,7 +432,7 @@ function headerString(value: unknown): string | null | undefined {
   return s;
 }
 
-function tokenFromString(s: string): TraceContext | undefined {
+function tokenFromString(s: string): ParsedContext | undefined {
   // Legacy base64 never has a dash in third place (a pickle starts with '(' or 0x80, so the
   // token starts with 'K' or 'g'), so that char tells the two formats apart without guessing.
   if (s.length > 2 && s.charCodeAt(2) === DASH) {
@@ -319,7 +443,7 @@ function tokenFromString(s: string): TraceContext | undefined {
   return legacy === undefined ? undefined : new ParsedContext(legacy.traceId, legacy.spanId, true);
 }
 
-function traceparentFromString(s: string): TraceContext | undefined {
+function traceparentFromString(s: string): ParsedContext | undefined {
   if (s.length < 55 || s.charCodeAt(2) !== DASH || !isLowerHex(s, 0, 2)) return undefined;
   const v0 = s.charCodeAt(0);
   const v1 = s.charCodeAt(1);
@@ -334,15 +458,15 @@ function traceparentFromString(s: string): TraceContext | undefined {
 }
 
 /** The fields shared by every traceparent version, at fixed offsets 3, 36 and 53. */
-function traceparentFields(s: string): TraceContext | undefined {
+function traceparentFields(s: string): ParsedContext | undefined {
   if (s.charCodeAt(35) !== DASH || s.charCodeAt(52) !== DASH) return undefined;
   if (!isNonZeroLowerHex(s, 3, 35) || !isNonZeroLowerHex(s, 36, 52) || !isLowerHex(s, 53, 55)) return undefined;
   const flagsLow = hexValue(s.charCodeAt(54));
-  return new ParsedContext(s.slice(3, 35), s.slice(36, 52), (flagsLow & 1) === 1);
+  return new ParsedContext(s.slice(3, 35), s.slice(36, 52), (flagsLow & 1) === 1, (flagsLow & 2) === 2);
 }
 
 /** `null` means a bare sampling decision (`0`, `1`, `d`): valid, but no ids to continue. */
-function b3SingleFromString(s: string): TraceContext | undefined | null {
+function b3SingleFromString(s: string): ParsedContext | undefined | null {
   const n = s.length;
   if (n === 1) return isSamplingChar(s.charCodeAt(0)) ? null : undefined;
   let traceLen: number;
@@ -376,7 +500,7 @@ function b3MultiFromValues(
   rawSpanId: unknown,
   rawSampled: unknown,
   rawFlags: unknown,
-): TraceContext | string | undefined {
+): ParsedContext | string | undefined {
   const t = headerString(rawTraceId);
   const sp = headerString(rawSpanId);
   if (t === undefined && sp === undefined) return undefined;

@@ -1,4 +1,6 @@
+import { type Carried, CARRIED_NONE } from './carried';
 import type { Clock } from './clock';
+import type { ContextValue } from './context';
 import { errorMessage } from './diagnostics';
 import type { Endpoint, FinishedSpan, Note, SpanKind, TagValue } from './types';
 
@@ -78,8 +80,10 @@ export class RecordingSpan implements Span, FinishedSpan {
   readonly checkedIds: boolean;
   /** Set when `start()` (not a scoped `trace`) made this span current: `stop()` may end it. */
   enteredByStart: boolean;
-  /** The span that was current when `start()` made this one current: `stop()` restores it. */
-  previousCurrent: Span | undefined;
+  /** What was current when `start()` made this one current: `stop()` restores it. */
+  previousCurrent: ContextValue | undefined;
+  /** The W3C random flag, `tracestate` and baggage passed on with this span (set by the tracer). */
+  carried: Carried = CARRIED_NONE;
   private sink: SpanSink | undefined;
   /** Keys in `tags`, kept so the bound check costs nothing per tag. */
   private tagCount: number;
@@ -183,7 +187,9 @@ export class NonRecordingSpan implements Span {
   readonly recording = false;
   readonly sampled = false;
   enteredByStart = false;
-  previousCurrent: Span | undefined = undefined;
+  previousCurrent: ContextValue | undefined = undefined;
+  /** The W3C random flag, `tracestate` and baggage passed on with this span (set by the tracer). */
+  carried: Carried = CARRIED_NONE;
 
   constructor(
     readonly traceId: string,

@@ -1,13 +1,16 @@
 import { networkInterfaces } from 'node:os';
+import { Baggage, type BaggageEntry, type BaggageValue, baggageValues } from './baggage';
 import { BatchQueue, type DropCounts, type ExporterStats } from './batch-queue';
+import { BaggageScope, type Carried, carried, CARRIED_NONE, carriedOf, spanOf } from './carried';
 import { type Clock, monotonicClock } from './clock';
 import { clsHookedStore } from './cls-context';
 import { codes } from './codes';
-import { asyncLocalStorageStore, type ContextStore } from './context';
+import { asyncLocalStorageStore, type ContextStore, type ContextValue } from './context';
 import { Diagnostics } from './diagnostics';
 import { type IdGenerator, randomIdGenerator } from './ids';
 import { type ResolvedOptions, type TracerOptions, resolveOptions } from './options';
-import { extractContext, formatToken, injectContext, ParsedContext, parseToken } from './propagation';
+import { extractBaggage, extractContext, formatToken, injectBaggage, injectContext, ParsedContext, parseToken } from './propagation';
+import { parseTraceState } from './tracestate';
 import { rootSampler, type SamplerFunction } from './sampling';
 import { NOOP_SPAN, NonRecordingSpan, type NoteOptions, RecordingSpan, type Span, type SpanSink, SUPPRESSED } from './span';
 import { tracedDecorator, type TracedDecorator } from './traced';
@@ -32,6 +35,11 @@ export interface SpanOptions {
    * Default: the current span.
    */
   parent?: string | Span | TraceContext | null;
+  /**
+   * The span's W3C baggage (what `extractBaggage` read, say). Default: the baggage that came with
+   * a `TraceContext` parent, else the current scope's (see `withBaggage`).
+   */
+  baggage?: Baggage;
 }
 
 /** What `stats()` returns. Every finished sampled span is exported, queued or dropped. */
@@ -56,7 +64,12 @@ export interface TracerStats {
 /** Fields the tracer keeps on the spans it made, beside the public ones. */
 interface StackSpan extends Span {
   enteredByStart: boolean;
-  previousCurrent: Span | undefined;
+  previousCurrent: ContextValue | undefined;
+}
+
+/** A span as this tracer makes them: it carries its W3C context. */
+interface CarryingSpan extends Span {
+  carried: Carried;
 }
 
 const MAX_REPORTED_VALUE = 128;
@@ -77,6 +90,10 @@ export class Tracer {
   private ids: IdGenerator = randomIdGenerator();
   /** Whether `ids` is our own generator, whose ids need no checking downstream (`RecordingSpan.checkedIds`). */
   private ownIds = true;
+  /** Whether new trace ids are random (W3C `random` flag): ours are, a custom generator's only if it says so. */
+  private randomTraceIds = true;
+  /** Baggage keys copied onto recording spans as `baggage.<key>` tags: all, some, or none (undefined). */
+  private baggageTags: true | ReadonlySet<string> | undefined;
   private serviceName = 'unknown_service';
   private host: { address?: string; port?: number } | undefined;
   private shutdownPromise: Promise<void> | undefined;
@@ -118,6 +135,8 @@ export class Tracer {
     this.sink.clock = options.clock ?? monotonicClock();
     this.ids = options.idGenerator ?? randomIdGenerator();
     this.ownIds = options.idGenerator === undefined;
+    this.randomTraceIds = options.idGenerator === undefined || options.idGenerator.random === true;
+    this.baggageTags = resolved.baggageTags;
     this.sampleRoot = rootSampler(resolved.sampler, options.random ?? Math.random);
     this.serviceName = resolved.serviceName;
     this.host = resolved.host ?? defaultHost();
@@ -152,32 +171,44 @@ export class Tracer {
   startSpan(name: string, options?: SpanOptions): Span {
     if (!this.enabled) return NOOP_SPAN;
     const parentOption = options?.parent;
-    if (parentOption === undefined) return this.childOf(this.store.active(), name, options);
-    if (parentOption === null) return this.childOf(undefined, name, options);
-    if (typeof parentOption === 'string') return this.childOf(undefined, name, options, this.parseIncoming(parentOption));
-    if (typeof (parentOption as TraceContext).spanId === 'string') {
-      return this.childOf(undefined, name, options, parentOption as TraceContext);
+    const active = this.store.active();
+    if (parentOption === undefined) return this.childOf(spanOf(active), name, options, undefined, carriedOf(active));
+    if (parentOption === null) return this.childOf(undefined, name, options, undefined, carriedOf(active));
+    if (typeof parentOption === 'string') {
+      return this.childOf(undefined, name, options, this.parseIncoming(parentOption), carriedOf(active));
     }
-    return this.childOf(parentOption as Span, name, options);
+    if (typeof (parentOption as TraceContext).spanId === 'string') {
+      return this.childOf(undefined, name, options, parentOption as TraceContext, carriedOf(active));
+    }
+    return this.childOf(parentOption as Span, name, options, undefined, carriedOf(parentOption as Span));
   }
 
-  /** A new span under a local `parent`, else under `remote`, else a new root. */
+  /**
+   * A new span under a local `parent`, else under `remote`, else a new root. `scope` is what the
+   * context in force carries (the local parent's, or the current `withBaggage` scope's): a local
+   * child continues it whole, a remote child or a root takes only its baggage.
+   */
   private childOf(
     parent: Span | undefined,
     name: string,
     options: SpanOptions | undefined,
-    remote?: TraceContext,
+    remote: TraceContext | undefined,
+    scope: Carried | undefined,
   ): Span {
     // Under the no-op span (which `trace` makes current while exporting), children are no-ops
     // too: otherwise a span started there would begin a new, sampled root trace.
     if (parent === SUPPRESSED || parent === NOOP_SPAN) return NOOP_SPAN;
+    const givenBaggage = options?.baggage;
     if (parent !== undefined) {
-      if (!parent.sampled) return new NonRecordingSpan(parent.traceId, parent.id, name, parent, parent.parentId);
-      return this.recordingSpan(parent.traceId, parent.id, name, options, parent, parent instanceof RecordingSpan && parent.checkedIds);
+      let context = scope ?? CARRIED_NONE;
+      if (givenBaggage !== undefined) context = context.withBaggage(givenBaggage);
+      if (!parent.sampled) return carrying(new NonRecordingSpan(parent.traceId, parent.id, name, parent, parent.parentId), context);
+      return this.recordingSpan(parent.traceId, parent.id, name, options, parent, parent instanceof RecordingSpan && parent.checkedIds, context);
     }
     if (remote !== undefined) {
-      if (!remote.sampled) return new NonRecordingSpan(remote.traceId, remote.spanId, name, undefined, remote.spanId);
-      return this.recordingSpan(remote.traceId, remote.spanId, name, options, undefined, remote instanceof ParsedContext && remote.unchanged());
+      const context = this.remoteCarried(remote, givenBaggage ?? remote.baggage ?? scope?.baggage);
+      if (!remote.sampled) return carrying(new NonRecordingSpan(remote.traceId, remote.spanId, name, undefined, remote.spanId), context);
+      return this.recordingSpan(remote.traceId, remote.spanId, name, options, undefined, remote instanceof ParsedContext && remote.unchanged(), context);
     }
     let sampled: boolean;
     try {
@@ -186,8 +217,17 @@ export class Tracer {
       sampled = false;
       this.diagnostics.report(codes.SAMPLER_FAILED, 'tomograph: the sampler threw; trace not sampled', error);
     }
-    if (!sampled) return new NonRecordingSpan(this.ids.traceId(), this.ids.spanId(), name, undefined);
-    return this.recordingSpan(this.ids.traceId(), undefined, name, options, undefined, true);
+    const context = carried(this.randomTraceIds, undefined, givenBaggage ?? scope?.baggage);
+    if (!sampled) return carrying(new NonRecordingSpan(this.ids.traceId(), this.ids.spanId(), name, undefined), context);
+    return this.recordingSpan(this.ids.traceId(), undefined, name, options, undefined, true, context);
+  }
+
+  /** What a span continuing `remote` carries: its flag and `tracestate`, and `baggage`. */
+  private remoteCarried(remote: TraceContext, baggage: Baggage | undefined): Carried {
+    if (remote instanceof ParsedContext) return remote.carried.withBaggage(baggage);
+    // A context from user code: its tracestate is checked like a header's.
+    const traceState = typeof remote.traceState === 'string' ? parseTraceState(remote.traceState) ?? undefined : undefined;
+    return carried(remote.random === true, traceState, baggage instanceof Baggage ? baggage : undefined);
   }
 
   /** Runs `fn` with `span` current, restoring the previous span when it returns. */
@@ -204,11 +244,12 @@ export class Tracer {
     if (!this.enabled) return fn(NOOP_SPAN);
     let span: Span;
     if (options?.parent === undefined) {
-      const current = this.store.active();
+      const active = this.store.active();
+      const current = spanOf(active);
       // Inside an unsampled trace a child would carry the very same ids and record nothing, so
       // the current span serves as it is: no allocation, no context switch.
-      if (current !== undefined && !current.sampled && current !== SUPPRESSED) return fn(current);
-      span = this.childOf(current, name, options);
+      if (current !== undefined && !current.sampled && current !== SUPPRESSED && options?.baggage === undefined) return fn(current);
+      span = this.childOf(current, name, options, undefined, carriedOf(active));
     } else {
       span = this.startSpan(name, options);
     }
@@ -218,8 +259,20 @@ export class Tracer {
   /**
    * Continues a trace from a token that crossed a boundary (a worker message, a queue item):
    * `fn` runs in a child of the token's span. An absent or malformed token starts a new trace.
+   * The token is a string (`getTraceInfo()`: ids and flags only) or headers (`inject({})`: with
+   * `tracestate` and baggage too), read as `extractContext` and `extractBaggage` read them.
    */
-  continueTrace<R>(token: string | undefined, name: string, fn: (span: Span) => R, options?: SpanOptions): R {
+  continueTrace<R>(
+    token: string | HeaderCarrier | undefined,
+    name: string,
+    fn: (span: Span) => R,
+    options?: SpanOptions,
+  ): R {
+    if (token !== null && typeof token === 'object') {
+      const parent = this.extractContext(token);
+      const baggage = options?.baggage ?? (parent === undefined ? this.extractBaggage(token) : undefined);
+      return this.trace(name, fn, { ...options, parent: parent ?? null, baggage });
+    }
     return this.trace(name, fn, { ...options, parent: token ?? null });
   }
 
@@ -253,7 +306,7 @@ export class Tracer {
    */
   stop(name?: string): void {
     if (!this.enabled) return;
-    const current = this.store.active() as StackSpan | undefined;
+    const current = spanOf(this.store.active()) as StackSpan | undefined;
     if (current === undefined || current === SUPPRESSED || !current.enteredByStart) {
       this.diagnostics.report(
         codes.STOP_WITHOUT_START,
@@ -278,8 +331,54 @@ export class Tracer {
   /** The span current in this async flow, if any. */
   currentSpan(): Span | undefined {
     if (!this.enabled) return undefined;
-    const span = this.store.active();
+    const span = spanOf(this.store.active());
     return span === SUPPRESSED ? undefined : span;
+  }
+
+  /**
+   * The W3C baggage in scope: every key's value (percent-decoded), as a frozen object; empty
+   * when there is none. Baggage comes from the incoming request's `baggage` header and from
+   * `withBaggage` scopes.
+   */
+  getBaggage(): Readonly<Record<string, string>> {
+    return baggageValues(this.baggageInScope());
+  }
+
+  /** The W3C baggage in scope as entries, in order, with their properties. Empty when there is none. */
+  getBaggageEntries(): readonly BaggageEntry[] {
+    return this.baggageInScope()?.entries ?? [];
+  }
+
+  /**
+   * Runs `fn` with `entries` added to the baggage in scope (a `null` or `undefined` value removes
+   * that key), and returns what `fn` returns. The change is seen by `fn` and everything it starts,
+   * sync or async, and sent on with its outgoing requests; it never leaks past `fn`. Invalid keys,
+   * invalid properties and entries past the limits (180 members, 8192 bytes) are left out and
+   * reported (`TOMOGRAPH_BAGGAGE_DROPPED`). Errors from `fn` pass through unchanged.
+   */
+  withBaggage<R>(entries: Readonly<Record<string, BaggageValue>>, fn: () => R): R {
+    if (!this.enabled || entries === null || typeof entries !== 'object') return fn();
+    const active = this.store.active();
+    const span = spanOf(active);
+    if (span === SUPPRESSED) return fn();
+    const context = carriedOf(active) ?? carried(false, undefined, undefined);
+    const baggage = (context.baggage ?? Baggage.EMPTY).withEntries(entries, this.onBaggageDropped);
+    return this.store.run(new BaggageScope(span, context.withBaggage(baggage)), fn);
+  }
+
+  /**
+   * Reads the `baggage` header alone, for a request without trace headers (`extractContext`
+   * reads it when there are); pass it as `SpanOptions.baggage`. Invalid members are dropped and
+   * reported. Undefined when absent or when the tracer is disabled.
+   */
+  extractBaggage(headers: HeaderCarrier | undefined | null): Baggage | undefined {
+    if (!this.enabled) return undefined;
+    return extractBaggage(headers, this.onMalformed);
+  }
+
+  private baggageInScope(): Baggage | undefined {
+    if (!this.enabled) return undefined;
+    return carriedOf(this.store.active())?.baggage;
   }
 
   /** Adds a note to the current span (`options.duration` in microseconds). */
@@ -299,21 +398,48 @@ export class Tracer {
   /** The current trace token in the `X-Trace-Info` format, or undefined outside a trace. */
   getTraceInfo(span: Span | undefined = this.currentSpan()): string | undefined {
     if (span === undefined || span === NOOP_SPAN) return undefined;
-    return formatToken({ traceId: span.traceId, spanId: span.id, sampled: span.sampled });
+    return formatToken({ traceId: span.traceId, spanId: span.id, sampled: span.sampled, random: carriedOf(span)?.random });
   }
 
   /**
-   * Writes the current trace's headers (the `propagation` formats) into `headers` and returns
-   * it: a plain object, Node's outgoing headers, a WHATWG `Headers`, or a request with `setHeader`.
+   * Writes the current trace's headers (the `propagation` formats, with `tracestate` beside the
+   * W3C ones) and the baggage in scope (`baggage`) into `headers` and returns it: a plain
+   * object, Node's outgoing headers, a WHATWG `Headers`, or a request with `setHeader`. With
+   * `span` given, its trace and the baggage it was started under are written instead.
    */
-  inject<H extends HeaderCarrier>(headers: H, span: Span | undefined = this.currentSpan()): H {
-    if (span === undefined || span === NOOP_SPAN || this.options === undefined) return headers;
-    const ok = injectContext(
-      headers,
-      { traceId: span.traceId, spanId: span.id, sampled: span.sampled },
-      this.options.propagation,
-      span.parentId,
-    );
+  inject<H extends HeaderCarrier>(headers: H, span?: Span): H {
+    if (this.options === undefined) return headers;
+    let context: Carried | undefined;
+    if (span === undefined) {
+      if (!this.enabled) return headers;
+      const active = this.store.active();
+      span = spanOf(active);
+      if (span === SUPPRESSED) return headers;
+      context = carriedOf(active);
+    } else {
+      context = carriedOf(span);
+    }
+    let ok: boolean;
+    if (span === undefined || span === NOOP_SPAN) {
+      // No trace, but baggage set outside one (withBaggage) still goes on.
+      const baggage = context?.baggage;
+      if (baggage === undefined) return headers;
+      ok = injectBaggage(headers, baggage);
+    } else {
+      ok = injectContext(
+        headers,
+        {
+          traceId: span.traceId,
+          spanId: span.id,
+          sampled: span.sampled,
+          random: context?.random,
+          traceState: context?.traceState,
+          baggage: context?.baggage,
+        },
+        this.options.propagation,
+        span.parentId,
+      );
+    }
     if (!ok) this.diagnostics.report(codes.INJECT_FAILED, 'tomograph: could not write trace headers to the carrier');
     return headers;
   }
@@ -400,6 +526,11 @@ export class Tracer {
     });
   };
 
+  /** Reports baggage entries `withBaggage` left out. Bound once, like `onMalformed`. */
+  private readonly onBaggageDropped = (reason: string, key?: string): void => {
+    this.diagnostics.report(codes.BAGGAGE_DROPPED, `tomograph: baggage ${key === undefined ? '' : JSON.stringify(key) + ' '}${reason}`, { key });
+  };
+
   private parseIncoming(token: string): TraceContext | undefined {
     const context = parseToken(token);
     if (context === undefined) this.onMalformed('token', token);
@@ -413,6 +544,7 @@ export class Tracer {
     options: SpanOptions | undefined,
     localParent: Span | undefined,
     checkedIds: boolean,
+    context: Carried,
   ): RecordingSpan {
     // A sampled parent made here is a RecordingSpan; one handed in by the caller may be any span.
     const recordingParent = localParent instanceof RecordingSpan ? localParent : undefined;
@@ -431,8 +563,10 @@ export class Tracer {
       options?.timestamp,
       checkedIds && this.ownIds,
     );
+    span.carried = context;
     const tags = options?.tags;
     if (tags !== undefined) for (const key of Object.keys(tags)) span.tag(key, tags[key]);
+    if (this.baggageTags !== undefined && context.baggage !== undefined) tagBaggage(span, context.baggage, this.baggageTags);
     return span;
   }
 
@@ -440,6 +574,19 @@ export class Tracer {
     if (!this.enabled) return;
     this.counts.noCurrentSpan++;
     this.diagnostics.report(codes.NO_CURRENT_SPAN, `tomograph: ${what}() with no current span; ignored`);
+  }
+}
+
+/** Sets what a span carries; returns it. */
+function carrying(span: NonRecordingSpan, context: Carried): Span {
+  (span as CarryingSpan).carried = context;
+  return span;
+}
+
+/** Copies baggage entries (all, or the keys listed) onto a span as `baggage.<key>` tags. */
+function tagBaggage(span: Span, baggage: Baggage, keys: true | ReadonlySet<string>): void {
+  for (const entry of baggage.entries) {
+    if (keys === true || keys.has(entry.key)) span.tag('baggage.' + entry.key, entry.value);
   }
 }
 

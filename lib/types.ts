@@ -1,3 +1,5 @@
+import type { Baggage } from './baggage';
+
 /** Kinds of span, as Zipkin and OpenTelemetry name them. Absent on a span of local work. */
 export type SpanKind = 'SERVER' | 'CLIENT' | 'PRODUCER' | 'CONSUMER';
 
@@ -51,13 +53,25 @@ export interface FinishedSpan {
   readonly localParent?: FinishedSpan;
 }
 
-/** What crosses a process boundary: the ids of the calling span and its sampling decision. */
+/**
+ * What crosses a process boundary: the ids of the calling span and its sampling decision, and,
+ * when they came with it, the W3C random flag, `tracestate` and baggage.
+ */
 export interface TraceContext {
   /** 32 lower-case hex. */
   traceId: string;
   /** 16 lower-case hex: the span on the sending side, the parent of the receiving span. */
   spanId: string;
   sampled: boolean;
+  /**
+   * W3C Trace Context Level 2 `random` flag (trace-flags bit 1): the trace id's right-most 7 bytes
+   * are random. Absent or `false`: nothing is known about how the id was made.
+   */
+  readonly random?: boolean;
+  /** The W3C `tracestate` that came with the context (members joined by `,`), if any. */
+  readonly traceState?: string;
+  /** The W3C baggage that came with the context, if any. */
+  readonly baggage?: Baggage;
 }
 
 /** A sink for finished spans. Keep it tiny: only `export` is required. */

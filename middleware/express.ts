@@ -66,7 +66,7 @@ export function expressMiddleware(options: ExpressMiddlewareOptions = {}): Expre
 
   // One options object reused for every request: startSpan reads it synchronously and keeps
   // none of it, so filling it in place saves an allocation per request.
-  const spanOptions: SpanOptions = { kind: 'SERVER', parent: null, host: undefined, service: serviceName };
+  const spanOptions: SpanOptions = { kind: 'SERVER', parent: null, host: undefined, service: serviceName, baggage: undefined };
 
   // Runs from a diagnostics channel or an event listener, where a throw would reach the app.
   function onEnd(exchange: Exchange, aborted: boolean): void {
@@ -86,7 +86,10 @@ export function expressMiddleware(options: ExpressMiddlewareOptions = {}): Expre
     }
     let span: Span;
     try {
-      spanOptions.parent = tracer.extractContext(req.headers) ?? null;
+      const parent = tracer.extractContext(req.headers);
+      spanOptions.parent = parent ?? null;
+      // Baggage comes with the trace context; a request may also carry it alone.
+      spanOptions.baggage = parent === undefined ? tracer.extractBaggage(req.headers) : undefined;
       const connection = connectionOf(req.socket);
       spanOptions.host = connection?.host;
       const method = req.method ?? 'GET';

@@ -49,7 +49,7 @@ function get(url: string, options: http.RequestOptions = {}): Promise<{ status: 
 }
 
 const isClient = (s: FinishedSpan) => s.kind === 'CLIENT';
-const TOKEN = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/;
+const TOKEN = /^00-([0-9a-f]{32})-([0-9a-f]{16})-03$/;
 
 describe('instrumentHttp', () => {
   let target: Awaited<ReturnType<typeof recordingServer>>;
@@ -90,8 +90,8 @@ describe('instrumentHttp', () => {
       expect(span.remote).toEqual({ service: 'target', address: '127.0.0.1', port: target.port });
       expect(span.error).toBeUndefined();
       const headers = target.received[0];
-      expect(headers['x-trace-info']).toBe(`00-${span.traceId}-${span.id}-01`);
-      expect(headers.traceparent).toBe(`00-${span.traceId}-${span.id}-01`);
+      expect(headers['x-trace-info']).toBe(`00-${span.traceId}-${span.id}-03`);
+      expect(headers.traceparent).toBe(`00-${span.traceId}-${span.id}-03`);
       expect(headers.b3).toBe(`${span.traceId}-${span.id}-1`);
     });
 
@@ -127,7 +127,7 @@ describe('instrumentHttp', () => {
       const span = await t.spans.waitFor(isClient);
       expect(span.tags['http.url']).toBe('http://upstream.example/v1/users');
       expect(span.remote).toEqual({ address: '127.0.0.1', port: target.port });
-      expect(target.received[0].traceparent).toBe(`00-${span.traceId}-${span.id}-01`);
+      expect(target.received[0].traceparent).toBe(`00-${span.traceId}-${span.id}-03`);
     });
 
     it('a 5xx response fails the span; a 4xx does not', async () => {
@@ -215,7 +215,7 @@ describe('instrumentHttp', () => {
       await get(`${target.url}/b`);
       const span = await t.spans.waitFor(isClient);
       expect(span.parentId).toBeUndefined();
-      expect(target.received[1].traceparent).toBe(`00-${span.traceId}-${span.id}-01`);
+      expect(target.received[1].traceparent).toBe(`00-${span.traceId}-${span.id}-03`);
     });
 
     it('undo stops tracing and restores http.request and http.get', async () => {
@@ -249,7 +249,7 @@ describe('instrumentHttp', () => {
       );
       const span = await t.spans.waitFor(isClient);
       expect(span.parentId).toBe((parent as { id: string }).id);
-      expect(target.received[0].traceparent).toBe(`00-${span.traceId}-${span.id}-01`);
+      expect(target.received[0].traceparent).toBe(`00-${span.traceId}-${span.id}-03`);
     });
 
     it('a request nobody saw created still gets a span at request.start, without headers', async () => {
@@ -296,8 +296,8 @@ describe('instrumentHttp', () => {
       expect(span.parentId).toBe(parent.id);
       expect(span.tags).toEqual({ 'http.method': 'PUT', 'http.url': `${target.url}/items`, 'http.status_code': 200 });
       expect(span.remote).toEqual({ service: 'target', address: '127.0.0.1', port: target.port });
-      expect(target.received[0].traceparent).toBe(`00-${span.traceId}-${span.id}-01`);
-      expect(target.received[0]['x-trace-info']).toBe(`00-${span.traceId}-${span.id}-01`);
+      expect(target.received[0].traceparent).toBe(`00-${span.traceId}-${span.id}-03`);
+      expect(target.received[0]['x-trace-info']).toBe(`00-${span.traceId}-${span.id}-03`);
     });
 
     it("replaces a trace header the caller set, so the request never carries two", async () => {
@@ -307,9 +307,9 @@ describe('instrumentHttp', () => {
         await (await fetch(`${target.url}/`, { headers: stale })).text();
       });
       const span = await t.spans.waitFor(isClient);
-      expect(target.received[0].traceparent).toBe(`00-${span.traceId}-${span.id}-01`);
+      expect(target.received[0].traceparent).toBe(`00-${span.traceId}-${span.id}-03`);
       expect(target.received[0]['x-trace-info']).toMatch(TOKEN);
-      expect(target.received[0]['x-trace-info']).toBe(`00-${span.traceId}-${span.id}-01`);
+      expect(target.received[0]['x-trace-info']).toBe(`00-${span.traceId}-${span.id}-03`);
     });
 
     it('a 5xx fails the span; a refused connection fails it with the network error', async () => {

@@ -60,7 +60,7 @@ describe('before configure', () => {
     const headers = tomograph.trace('configured', () => {
       tomograph.annotate('hello');
       tomograph.tag('k', 'v');
-      expect(tomograph.getTraceInfo()).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+      expect(tomograph.getTraceInfo()).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-03$/);
       return tomograph.inject({} as Record<string, string>);
     });
     expect(Object.keys(headers).sort()).toEqual(['b3', 'traceparent', 'x-trace-info']);

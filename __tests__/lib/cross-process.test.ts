@@ -61,7 +61,7 @@ describe('a trace token crosses process boundaries', () => {
         return message;
       });
       expect(report.token).toBe(tracer.getTraceInfo(sender as never));
-      expect(report.tokenInside).toMatch(new RegExp(`^00-${sender?.traceId}-[0-9a-f]{16}-01$`));
+      expect(report.tokenInside).toMatch(new RegExp(`^00-${sender?.traceId}-[0-9a-f]{16}-03$`));
       expectJoined(report.spans, 'worker job', 'worker step', sender as FinishedSpan);
       expect(report.spans.every((span) => span.service === 'worker')).toBe(true);
       const local = await spans();
@@ -92,11 +92,11 @@ describe('a trace token crosses process boundaries', () => {
       token = tracer.getTraceInfo();
       return runChild('spawn', token as string);
     });
-    expect(token).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+    expect(token).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-02$/);
     expect(report.spans).toEqual([]);
     expect(report.stats?.spansFinished).toBe(0);
     expect(report.tokenInside?.slice(0, 36)).toBe(token?.slice(0, 36));
-    expect(report.tokenInside?.endsWith('-00')).toBe(true);
+    expect(report.tokenInside?.endsWith('-02')).toBe(true);
     expect(await spans()).toEqual([]);
   });
 });

@@ -35,9 +35,9 @@ describe('root sampling', () => {
       });
       tracer.annotate('ignored');
     });
-    expect(info).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+    expect(info).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-02$/);
     expect(childInfo?.slice(3, 35)).toBe(info?.slice(3, 35));
-    expect(childInfo?.endsWith('-00')).toBe(true);
+    expect(childInfo?.endsWith('-02')).toBe(true);
     const [, traceId, spanId] = (info as string).split('-');
     expect(headers).toEqual({
       'x-trace-info': info,
