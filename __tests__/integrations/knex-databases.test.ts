@@ -198,7 +198,7 @@ for (const name of ['postgresql', 'mysql'] as const) {
         detach = instrumentKnex(knex, { tracer: t.tracer, comment: true });
         const text = await t.tracer.trace('request', async () => expected.ownTextRow(await knex.raw(expected.ownText)));
         const raw = only(await t.spans(), 'raw');
-        expect(text).toBe(`${expected.ownText} /*traceparent='00-${raw.traceId}-${raw.id}-01'*/`);
+        expect(text).toBe(`${expected.ownText} /*traceparent='00-${raw.traceId}-${raw.id}-03'*/`);
       });
 
       it('comment: true: builders with bindings and transactions still run', async () => {
@@ -211,7 +211,7 @@ for (const name of ['postgresql', 'mysql'] as const) {
         });
         expect(await knex(table).where('email', 'c@x').first('age')).toEqual({ age: 4 });
         // insert, BEGIN, update, COMMIT, select: the three statements of builders carry comments.
-        const commented = sent.filter((sql) => /\/\*traceparent='00-[0-9a-f]{32}-[0-9a-f]{16}-01'\*\/$/.test(sql));
+        const commented = sent.filter((sql) => /\/\*traceparent='00-[0-9a-f]{32}-[0-9a-f]{16}-03'\*\/$/.test(sql));
         expect(sent).toHaveLength(5);
         expect(commented).toEqual([sent[0], sent[2], sent[4]]);
       });

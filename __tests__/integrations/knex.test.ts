@@ -455,7 +455,7 @@ describe.each(knexVersions)('instrumentKnex on SQLite, %s', (_label, makeKnex) =
       });
       expect(rows).toEqual([{ email: 'h@x' }]);
       const spans = await t.spans();
-      const ids = childrenOf(spans, only(spans, 'request')).map((s) => `00-${s.traceId}-${s.id}-01`);
+      const ids = childrenOf(spans, only(spans, 'request')).map((s) => `00-${s.traceId}-${s.id}-03`);
       expect(sent).toEqual([
         `insert into \`${USERS}\` (\`age\`, \`email\`) values (?, ?) /*traceparent='${ids[0]}'*/`,
         `select 1 as one /*traceparent='${ids[1]}'*/;`,
@@ -470,7 +470,7 @@ describe.each(knexVersions)('instrumentKnex on SQLite, %s', (_label, makeKnex) =
       knex.on('query', (query: { sql: string }) => sent.push(query.sql));
       await t.tracer.trace('request', () => knex.transaction((trx: KnexLike) => trx(USERS).select('id')));
       const select = only(await t.spans(), 'select');
-      expect(sent).toContain(`select \`id\` from \`${USERS}\` /*traceparent='00-${select.traceId}-${select.id}-01'*/`);
+      expect(sent).toContain(`select \`id\` from \`${USERS}\` /*traceparent='00-${select.traceId}-${select.id}-03'*/`);
       expect(sent.filter((sql) => sql.includes('/*'))).toHaveLength(1); // not BEGIN or COMMIT
     });
   });
@@ -534,7 +534,7 @@ describe.each(knexVersions)('instrumentKnex on SQLite, %s', (_label, makeKnex) =
       await knex(USERS).select('id'); // no current span: no comment
       const request = only(await t.spans(), 'request');
       expect(sent).toEqual([
-        `select \`id\` from \`${USERS}\` /*traceparent='00-${request.traceId}-${request.id}-01'*/`,
+        `select \`id\` from \`${USERS}\` /*traceparent='00-${request.traceId}-${request.id}-03'*/`,
         `select \`id\` from \`${USERS}\``,
       ]);
     });
