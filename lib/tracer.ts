@@ -36,8 +36,9 @@ export interface SpanOptions {
    */
   parent?: string | Span | TraceContext | null;
   /**
-   * The span's W3C baggage (what `extractBaggage` read, say). Default: the baggage that came with
-   * a `TraceContext` parent, else the current scope's (see `withBaggage`).
+   * The span's W3C baggage (what `extractBaggage` read, say). Default: its parent's: the current
+   * scope's (see `withBaggage`) for the current span, what came with a `TraceContext` parent, none
+   * for a new root (`parent: null`).
    */
   baggage?: Baggage;
 }
@@ -171,22 +172,25 @@ export class Tracer {
   startSpan(name: string, options?: SpanOptions): Span {
     if (!this.enabled) return NOOP_SPAN;
     const parentOption = options?.parent;
-    const active = this.store.active();
-    if (parentOption === undefined) return this.childOf(spanOf(active), name, options, undefined, carriedOf(active));
-    if (parentOption === null) return this.childOf(undefined, name, options, undefined, carriedOf(active));
-    if (typeof parentOption === 'string') {
-      return this.childOf(undefined, name, options, this.parseIncoming(parentOption), carriedOf(active));
+    if (parentOption === undefined) {
+      const active = this.store.active();
+      return this.childOf(spanOf(active), name, options, undefined, carriedOf(active));
     }
+    // A new root or a remote parent starts from what came with it, never from the ambient scope:
+    // a server's request must not inherit baggage from wherever the server was started.
+    if (parentOption === null) return this.childOf(undefined, name, options, undefined, undefined);
+    if (typeof parentOption === 'string') return this.childOf(undefined, name, options, this.parseIncoming(parentOption), undefined);
     if (typeof (parentOption as TraceContext).spanId === 'string') {
-      return this.childOf(undefined, name, options, parentOption as TraceContext, carriedOf(active));
+      return this.childOf(undefined, name, options, parentOption as TraceContext, undefined);
     }
     return this.childOf(parentOption as Span, name, options, undefined, carriedOf(parentOption as Span));
   }
 
   /**
    * A new span under a local `parent`, else under `remote`, else a new root. `scope` is what the
-   * context in force carries (the local parent's, or the current `withBaggage` scope's): a local
-   * child continues it whole, a remote child or a root takes only its baggage.
+   * current context carries (the local parent's, or the current `withBaggage` scope's): a local
+   * child continues it whole; a root made under it (a `withBaggage` scope with no span) takes its
+   * baggage; a remote child takes the remote's.
    */
   private childOf(
     parent: Span | undefined,
@@ -206,7 +210,7 @@ export class Tracer {
       return this.recordingSpan(parent.traceId, parent.id, name, options, parent, parent instanceof RecordingSpan && parent.checkedIds, context);
     }
     if (remote !== undefined) {
-      const context = this.remoteCarried(remote, givenBaggage ?? remote.baggage ?? scope?.baggage);
+      const context = this.remoteCarried(remote, givenBaggage ?? remote.baggage);
       if (!remote.sampled) return carrying(new NonRecordingSpan(remote.traceId, remote.spanId, name, undefined, remote.spanId), context);
       return this.recordingSpan(remote.traceId, remote.spanId, name, options, undefined, remote instanceof ParsedContext && remote.unchanged(), context);
     }
