@@ -236,6 +236,28 @@ describe('getBaggage / withBaggage: scoped like trace(), never leaking', () => {
     expect(events.map((e) => e.code)).toEqual(['TOMOGRAPH_BAGGAGE_DROPPED', 'TOMOGRAPH_BAGGAGE_DROPPED']);
   });
 
+  it.each([['async-local-storage'], ['cls-hooked']] as const)('scopes the same way with the %s store', async (context) => {
+    const t = tracer({ context });
+    const inner = await t.trace('op', () =>
+      t.withBaggage({ a: '1' }, async () => {
+        await new Promise((resolve) => setImmediate(resolve));
+        return { bag: t.getBaggage(), span: t.currentSpan()?.name };
+      }),
+    );
+    expect(inner).toEqual({ bag: { a: '1' }, span: 'op' });
+    expect(t.getBaggage()).toEqual({});
+  });
+
+  it('a new root (parent: null) or a remote parent does not inherit the ambient baggage', () => {
+    const t = tracer();
+    t.withBaggage({ ambient: '1' }, () => {
+      expect(t.trace('root', () => t.getBaggage(), { parent: null })).toEqual({});
+      expect(t.trace('remote', () => t.getBaggage(), { parent: `00-${T}-${S}-01` })).toEqual({});
+      // A child of the scope (no span yet: a root made inside it) does.
+      expect(t.trace('child', () => t.getBaggage())).toEqual({ ambient: '1' });
+    });
+  });
+
   it('getBaggage gives a frozen object', () => {
     const t = tracer();
     t.withBaggage({ a: '1' }, () => expect(Object.isFrozen(t.getBaggage())).toBe(true));
