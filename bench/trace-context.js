@@ -9,9 +9,12 @@
  * run a child CLIENT span under it, inject the outgoing headers, end both spans (batch queue,
  * no-op exporter). Each scenario runs in its own `node --single-threaded` under callgrind, twice
  * (N and 2N requests after the same warm-up); instructions per request = (Ir(2N) - Ir(N)) / N,
- * so start-up, module loading and warm-up cancel out.
+ * so start-up, module loading and warm-up cancel out. `--single-threaded` makes the runs
+ * deterministic (no concurrent compilation), and a 64 MB young generation keeps scavenges out
+ * of the measured requests.
  *
  *   node bench/trace-context.js [--requests 20000] [--warmup 20000] [--base /path/to/other/dist/lib]
+ *   node bench/trace-context.js --wall [--rounds 15] [--requests 20000] [--base ...]
  *
  * `--base` adds the same scenarios run against another build (the commit before this feature,
  * built with tsc), so the cost of the feature itself is measured. Needs `npm run build` and
@@ -42,8 +45,8 @@ const SCENARIOS = {
   },
 };
 
-/** The measured loop, run in the child. */
-function child(dist, scenario, warmup, requests) {
+/** One request's work against the build in `dist`, for `scenario`: returns a function doing it. */
+function makeRequest(dist, scenario) {
   const { Tracer } = require(path.resolve(dist));
   const tracer = new Tracer({ serviceName: 'bench', exporters: [{ export() {} }], onDiagnostic() {} });
   const common = { host: '127.0.0.1:3000', 'user-agent': 'bench', accept: '*/*', connection: 'keep-alive' };
@@ -66,8 +69,45 @@ function child(dist, scenario, warmup, requests) {
     tracer.withSpan(span, call);
     span.end();
   };
+  request.check = () => {
+    if (sink === 0) throw new Error('nothing injected');
+  };
+  return request;
+}
+
+/** The measured loop, run in the child under callgrind. */
+function child(dist, scenario, warmup, requests) {
+  const request = makeRequest(dist, scenario);
   for (let i = 0; i < warmup + requests; i++) request();
-  if (sink === 0) throw new Error('nothing injected');
+  request.check();
+}
+
+/**
+ * `--wall`: both builds in this one process, each scenario's two loops timed in alternation
+ * (order rotating every round), so both see the same machine; median ns per request and the
+ * median of the per-round ratios.
+ */
+function wall(builds, rounds, requests) {
+  console.log(`same process, ${rounds} rounds of ${requests} requests per build and scenario, order rotating; medians\n`);
+  console.log('| scenario | ' + builds.map(([name]) => `${name}, ns/request`).join(' | ') + (builds.length === 2 ? ' | this / base (median of rounds) |' : ' |'));
+  console.log('|---|' + builds.map(() => '---:|').join('') + (builds.length === 2 ? '---:|' : ''));
+  for (const scenario of Object.keys(SCENARIOS)) {
+    const loops = builds.map(([, dist]) => makeRequest(dist, scenario));
+    for (const loop of loops) for (let i = 0; i < requests; i++) loop();
+    const times = builds.map(() => []);
+    for (let round = 0; round < rounds; round++) {
+      const order = round % 2 === 0 ? loops.map((_, i) => i) : loops.map((_, i) => loops.length - 1 - i);
+      for (const b of order) {
+        const start = process.hrtime.bigint();
+        for (let i = 0; i < requests; i++) loops[b]();
+        times[b].push(Number(process.hrtime.bigint() - start) / requests);
+      }
+    }
+    const med = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+    const cells = times.map((t) => med(t).toFixed(0));
+    const ratio = builds.length === 2 ? ` | ${med(times[1].map((t, i) => t / times[0][i])).toFixed(3)}` : '';
+    console.log(`| ${SCENARIOS[scenario].label} | ${cells.join(' | ')}${ratio} |`);
+  }
 }
 
 function instructions(dist, scenario, warmup, requests) {
@@ -75,7 +115,10 @@ function instructions(dist, scenario, warmup, requests) {
   try {
     execFileSync(
       'valgrind',
-      ['--tool=callgrind', `--callgrind-out-file=${out}`, process.execPath, '--single-threaded', __filename,
+      // A young generation large enough that no scavenge falls in the measured requests: what
+      // is counted is the requests' own work, not where a collection happened to land.
+      ['--tool=callgrind', `--callgrind-out-file=${out}`, process.execPath, '--single-threaded',
+        '--min-semi-space-size=64', '--max-semi-space-size=64', __filename,
         '--child', scenario, '--dist', dist, '--warmup', String(warmup), '--requests', String(requests)],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
@@ -104,6 +147,10 @@ function main() {
   const builds = [['this build', path.join(__dirname, '..', 'dist', 'lib')]];
   const base = opt(args, 'base', undefined);
   if (base !== undefined) builds.unshift(['base', path.resolve(base)]);
+  if (args.includes('--wall')) {
+    wall(builds, Number(opt(args, 'rounds', '15')), requests);
+    return;
+  }
   console.log(`callgrind, node ${process.version} --single-threaded, ${requests} requests measured after ${warmup} warm-up\n`);
   console.log('| build | scenario | instructions per request |');
   console.log('|---|---|---:|');
