@@ -2,7 +2,7 @@ import { hostname as osHostname } from 'node:os';
 import { type ClientOptions, StatsD, type Tags } from 'hot-shots';
 import { codes } from '../lib/codes';
 import { Diagnostics, errorMessage } from '../lib/diagnostics';
-import { invalidOption } from '../lib/options';
+import { describeValue, invalidOption } from '../lib/options';
 import type { DiagnosticEvent, Exporter, ExporterHost, FinishedSpan } from '../lib/types';
 import { MetricNames, sanitizePrefix } from './statsd-names';
 
@@ -313,7 +313,7 @@ function resolveTransport(options: StatsdExporterOptions): Resolved {
   const port = options.port ?? Number(envPort ?? 8125);
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
     const source = options.port === undefined ? `TOMOGRAPH_STATSD_PORT (${JSON.stringify(envPort)})` : 'port';
-    throw invalidOption(`StatsdExporter: ${source} must be an integer port from 1 to 65535, not ${String(options.port ?? envPort)}`);
+    throw invalidOption(`StatsdExporter: ${source} must be an integer port from 1 to 65535, not ${options.port === undefined ? String(envPort) : describeValue(options.port)}`);
   }
   const protocol = options.protocol ?? 'udp';
   if (protocol !== 'udp' && protocol !== 'tcp' && protocol !== 'uds') {
@@ -352,7 +352,7 @@ function resolveTransport(options: StatsdExporterOptions): Resolved {
 function integer(name: string, value: unknown, fallback: number, min: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw invalidOption(`StatsdExporter: ${name} must be an integer >= ${min}, not ${String(value)}`);
+    throw invalidOption(`StatsdExporter: ${name} must be an integer >= ${min}, not ${describeValue(value)}`);
   }
   return value;
 }

@@ -1,4 +1,4 @@
-import { RecordingSpan } from '../lib/span';
+import { hasCheckedIds } from '../lib/span';
 import type { FinishedSpan } from '../lib/types';
 import {
   annotationValue, errorTag, parentIdOf, spanName, tagText, zipkinAddress, zipkinAnnotations, zipkinDuration, zipkinKind,
@@ -237,7 +237,7 @@ export function encodeZipkinSpan(span: FinishedSpan): string {
   let traceId: string;
   let id: string;
   let parentId: string | undefined;
-  if (span instanceof RecordingSpan && span.checkedIds) {
+  if (hasCheckedIds(span)) {
     // Ids this SDK made or parsed are valid already: checking them was a sixth of the work.
     traceId = span.traceId;
     id = span.id;

@@ -1,6 +1,6 @@
 import { gzip as gzipCallback, constants as zlibConstants } from 'node:zlib';
 import { validateHeaderName, validateHeaderValue } from 'node:http';
-import { invalidOption } from '../lib/options';
+import { describeValue, invalidOption } from '../lib/options';
 import type { Exporter, FinishedSpan } from '../lib/types';
 import { encodeZipkinBodies, type ZipkinBody } from './zipkin-json';
 import { ZipkinExportError, ZipkinHttpClient, zipkinErrorCodes } from './zipkin-http';
@@ -325,7 +325,7 @@ function parseUrl(option: string | URL | undefined): URL {
 function integer(name: string, value: unknown, fallback: number, min: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw invalidOption(`ZipkinExporter: ${name} must be an integer >= ${min}, not ${String(value)}`);
+    throw invalidOption(`ZipkinExporter: ${name} must be an integer >= ${min}, not ${describeValue(value)}`);
   }
   return value;
 }
