@@ -117,6 +117,10 @@ export class StatsdExporter implements Exporter {
   private lastReportMs = -Infinity;
   private suppressed = 0;
   private shutdownPromise: Promise<void> | undefined;
+  /** `tags: true`: DogStatsD/Telegraf names, where the tracer's resource goes out as global tags. */
+  private readonly tagged: boolean;
+  /** The tracer's resource as `key:value` global tags (tags mode only), from `attach`. */
+  private resourceTags: string[] | undefined;
 
   /** Throws a TypeError (code `TOMOGRAPH_ERR_INVALID_OPTION`) on a wrong option; never after. */
   constructor(options: StatsdExporterOptions = {}) {
@@ -140,6 +144,8 @@ export class StatsdExporter implements Exporter {
     this.diagnostics = new Diagnostics(options.onDiagnostic);
     this.hasOwnListener = options.onDiagnostic !== undefined;
     this.names = new MetricNames({ prefix: sanitizePrefix(prefix), hostname, tags, maxNames });
+    this.tagged = tags;
+    this.resourceTags = undefined;
     this.onSent = this.sendCallback(0);
 
     if (options.client !== undefined) {
@@ -161,11 +167,23 @@ export class StatsdExporter implements Exporter {
     }
   }
 
-  /** Sends a timer per span and a counter per note, then hands the last packet to the socket. */
-  /** Reports through the tracer's `onDiagnostic`, unless this exporter was given its own. */
+  /**
+   * Reports through the tracer's `onDiagnostic`, unless this exporter was given its own. With
+   * `tags: true`, the tracer's `resource` becomes global tags on every metric of a client the
+   * exporter makes (hierarchical names have no place for tags: a plain StatsD daemon rejects them).
+   */
   attach(tracer: ExporterHost): void {
     if (!this.hasOwnListener) this.diagnostics = tracer;
+    const resource = tracer.resource;
+    if (!this.tagged || !this.ownsClient || resource === undefined || this.closed) return;
+    const keys = Object.keys(resource);
+    if (keys.length === 0) return;
+    this.resourceTags = keys.map((key) => `${key}:${String(resource[key])}`);
+    // Global tags are fixed when a hot-shots client is made: make the client again with them.
+    this.reconnect();
   }
+
+  /** Sends a timer per span and a counter per note, then hands the last packet to the socket. */
 
   export(spans: readonly FinishedSpan[]): void {
     if (this.closed) return;
@@ -247,7 +265,7 @@ export class StatsdExporter implements Exporter {
         ...(options.path === undefined ? {} : { path: options.path }),
         cacheDns: options.cacheDns,
         telegraf: options.telegraf,
-        ...(options.globalTags === undefined ? {} : { globalTags: options.globalTags }),
+        ...globalTagsWith(options.globalTags, this.resourceTags),
         maxBufferSize: options.maxBufferSize,
         // The exporter sends its own prefix as part of cached names; hot-shots must add none.
         prefix: '',
@@ -347,6 +365,19 @@ function resolveTransport(options: StatsdExporterOptions): Resolved {
     host, port, protocol, path: options.path, cacheDns, telegraf, globalTags, maxBufferSize, reconnectIntervalMs,
     clientOptions,
   };
+}
+
+/** The user's global tags with the resource's in front (the user's win in hot-shots' merge). */
+function globalTagsWith(globalTags: Tags | undefined, resourceTags: string[] | undefined): { globalTags?: Tags } {
+  if (resourceTags === undefined) return globalTags === undefined ? {} : { globalTags };
+  if (globalTags === undefined) return { globalTags: resourceTags };
+  if (Array.isArray(globalTags)) return { globalTags: [...resourceTags, ...globalTags] };
+  const merged: Record<string, string> = {};
+  for (const tag of resourceTags) {
+    const colon = tag.indexOf(':');
+    merged[tag.slice(0, colon)] = tag.slice(colon + 1);
+  }
+  return { globalTags: { ...merged, ...globalTags } };
 }
 
 function integer(name: string, value: unknown, fallback: number, min: number): number {

@@ -46,8 +46,8 @@ export interface Span {
 /** What a recording span needs from its tracer: a clock, somewhere to go when it ends, a way to report. */
 export interface SpanSink {
   readonly clock: Clock;
-  /** `byStart`: the span was made current by `start()` (the tracer tracks those until they end). */
-  spanEnded(span: RecordingSpan, byStart: boolean): void;
+  /** `frame`: set when `start()` made the span current (the tracer tracks those until they end). */
+  spanEnded(span: RecordingSpan, frame: StartFrame | undefined): void;
   /** Reports a misuse (a tag value of the wrong type) through the tracer's diagnostics. */
   report(code: string, message: string, detail?: unknown): void;
 }
@@ -66,7 +66,7 @@ export const MAX_TAG_JSON_LENGTH = 4096;
  * What `start()` needs to undo on `stop()`: the span that was current before. Kept in a private
  * field, so it is never part of what exporters and users see of a span.
  */
-interface StartFrame {
+export interface StartFrame {
   previous: Span | undefined;
 }
 
@@ -215,7 +215,7 @@ export class RecordingSpan implements Span, FinishedSpan {
     this.duration = Math.max(1, Math.floor((endTimeUs ?? sink.clock.nowUs()) - this.timestamp));
     // Dropping the sink marks the span ended, so late annotate/tag calls become no-ops.
     this.#sink = undefined;
-    sink.spanEnded(this, this.#startFrame !== undefined);
+    sink.spanEnded(this, this.#startFrame);
   }
 
   /** Whether the ids of `span` need no checking by an exporter (see `#checkedIds`). */

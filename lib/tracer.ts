@@ -101,11 +101,11 @@ export class Tracer {
     const tracer = this;
     this.sink = {
       clock: monotonicClock(),
-      spanEnded(span, byStart) {
+      spanEnded(span, frame) {
         tracer.counts.spansFinished++;
-        if (byStart) {
+        if (frame !== undefined) {
           tracer.openedByStart--;
-          tracer.lostSpans.unregister(span);
+          tracer.lostSpans.unregister(frame);
         }
         if (tracer.queue !== undefined) tracer.queue.add(span);
       },
@@ -285,11 +285,13 @@ export class Tracer {
     const span = this.startSpan(name, options);
     if (span === NOOP_SPAN) return span;
     // stop() goes back to what was current, which is not the parent when `options.parent` was given.
-    setStartFrame(span, { previous: this.store.active() });
+    const frame = { previous: this.store.active() };
+    setStartFrame(span, frame);
     if (span instanceof RecordingSpan) {
-      // A span start() opened and nothing ends is lost without a trace: say so when it is collected.
+      // A span start() opened and nothing ends is lost without a trace: say so when it is
+      // collected. The frame is the unregister token (V8 keeps a target that is its own token alive).
       this.openedByStart++;
-      this.lostSpans.register(span, span.name, span);
+      this.lostSpans.register(span, span.name, frame);
     }
     this.store.enter(span);
     return span;
