@@ -4,6 +4,7 @@ import { codes } from '../lib/codes';
 import { Diagnostics, errorMessage } from '../lib/diagnostics';
 import { describeValue, invalidOption } from '../lib/options';
 import type { DiagnosticEvent, Exporter, ExporterHost, FinishedSpan } from '../lib/types';
+import { LocalRootHold } from './statsd-hold';
 import { MetricNames, sanitizePrefix } from './statsd-names';
 
 export { sanitizePrefix, sanitizeSegment } from './statsd-names';
@@ -90,6 +91,9 @@ const CLIENT_OPTIONS = [
 const REPORT_INTERVAL_MS = 1000;
 /** How long `shutdown()` waits for hot-shots to close its socket. */
 const CLOSE_TIMEOUT_MS = 2000;
+/** Spans that wait for their local root to end (hierarchical names), at most, and how long. */
+const MAX_HELD_SPANS = 10000;
+const MAX_HOLD_MS = 60000;
 /** UDP errors after which a new socket helps (DNS or size errors would recur on any socket). */
 const DEAD_UDP_SOCKET = new Set(['ERR_SOCKET_DGRAM_NOT_RUNNING', 'ERR_SOCKET_CLOSED', 'ERR_SOCKET_DESTROYED']);
 
@@ -121,6 +125,8 @@ export class StatsdExporter implements Exporter {
   private readonly tagged: boolean;
   /** The tracer's resource as `key:value` global tags (tags mode only), from `attach`. */
   private resourceTags: string[] | undefined;
+  /** Hierarchical names: spans wait here until their local root's name is final. */
+  private readonly hold: LocalRootHold | undefined;
 
   /** Throws a TypeError (code `TOMOGRAPH_ERR_INVALID_OPTION`) on a wrong option; never after. */
   constructor(options: StatsdExporterOptions = {}) {
@@ -146,6 +152,7 @@ export class StatsdExporter implements Exporter {
     this.names = new MetricNames({ prefix: sanitizePrefix(prefix), hostname, tags, maxNames });
     this.tagged = tags;
     this.resourceTags = undefined;
+    this.hold = tags ? undefined : new LocalRootHold(MAX_HELD_SPANS, MAX_HOLD_MS);
     this.onSent = this.sendCallback(0);
 
     if (options.client !== undefined) {
@@ -190,8 +197,14 @@ export class StatsdExporter implements Exporter {
     if (this.broken && this.ownsClient && Date.now() - this.createdAtMs >= (this.options as Resolved).reconnectIntervalMs) {
       this.reconnect();
     }
+    // A name holds the local root's, which may still change (a server span learns its route
+    // while the request runs): spans whose root is still open wait for it (statsd-hold.ts).
+    this.send(this.hold === undefined ? spans : this.hold.take(spans));
+  }
+
+  private send(spans: readonly FinishedSpan[]): void {
     const client = this.client;
-    if (client === undefined) return;
+    if (client === undefined || spans.length === 0) return;
     const names = this.names;
     const onSent = this.onSent;
     for (let i = 0; i < spans.length; i++) {
@@ -233,6 +246,8 @@ export class StatsdExporter implements Exporter {
    */
   shutdown(): Promise<void> {
     if (this.shutdownPromise === undefined) {
+      // No root ends after shutdown: what still waits goes under the names it has now.
+      if (this.hold !== undefined && !this.closed) this.send(this.hold.drain());
       this.shutdownPromise = this.flush().then(() => {
         this.closed = true;
         const client = this.client;
