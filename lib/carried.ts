@@ -50,16 +50,3 @@ export class BaggageScope {
     readonly carried: Carried,
   ) {}
 }
-
-/** What a span made by a tracer carries; `CARRIED_NONE` for a span made elsewhere. */
-export function carriedOf(span: Span | BaggageScope | undefined): Carried | undefined {
-  if (span === undefined) return undefined;
-  if (span instanceof BaggageScope) return span.carried;
-  const c = (span as { carried?: unknown }).carried;
-  return c instanceof Carried ? c : CARRIED_NONE;
-}
-
-/** The span of a context value. */
-export function spanOf(value: Span | BaggageScope | undefined): Span | undefined {
-  return value instanceof BaggageScope ? value.span : value;
-}

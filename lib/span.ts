@@ -1,5 +1,7 @@
-import { type Carried, CARRIED_NONE } from './carried';
+import { inspect } from 'node:util';
+import { BaggageScope, type Carried, CARRIED_NONE } from './carried';
 import type { Clock } from './clock';
+import { codes } from './codes';
 import type { ContextValue } from './context';
 import { errorMessage } from './diagnostics';
 import type { Endpoint, FinishedSpan, Note, SpanKind, TagValue } from './types';
@@ -26,7 +28,11 @@ export interface Span {
   readonly recording: boolean;
   /** Adds a note (a timestamped event). */
   annotate(value: string, options?: NoteOptions): this;
-  /** Sets a tag. */
+  /**
+   * Sets a tag. A value of another type than string, number or boolean (an object, an array,
+   * null) is reported (`TOMOGRAPH_INVALID_TAG_VALUE`) and stored as its JSON text, cut at 4096
+   * characters; `undefined` leaves the tag as it was.
+   */
   tag(key: string, value: TagValue): this;
   /** Marks the span failed: sets `error` to the error's message and adds a note `error`. */
   fail(error: unknown): this;
@@ -39,10 +45,13 @@ export interface Span {
   end(endTimeUs?: number): void;
 }
 
-/** What a recording span needs from its tracer: a clock, and somewhere to go when it ends. */
+/** What a recording span needs from its tracer: a clock, somewhere to go when it ends, a way to report. */
 export interface SpanSink {
   readonly clock: Clock;
-  spanEnded(span: RecordingSpan): void;
+  /** `frame`: set when `start()` made the span current (the tracer tracks those until they end). */
+  spanEnded(span: RecordingSpan, frame: StartFrame | undefined): void;
+  /** Reports a misuse (a tag value of the wrong type) through the tracer's diagnostics. */
+  report(code: string, message: string, detail?: unknown): void;
 }
 
 // Shared empty values: most spans carry no notes or few tags, so each span allocates its
@@ -52,8 +61,25 @@ const NO_NOTES: readonly Note[] = Object.freeze([]) as readonly Note[];
 const MAX_NOTES = 1000;
 const MAX_TAGS = 256;
 const NO_TAGS: Readonly<Record<string, TagValue>> = Object.freeze({});
+/** Longest JSON text stored for a tag value that is not a string, number or boolean. */
+export const MAX_TAG_JSON_LENGTH = 4096;
 
-/** A sampled span that records its notes and tags and is exported when it ends. */
+/**
+ * What `start()` needs to undo on `stop()`: the span that was current before. Kept in a private
+ * field, so it is never part of what exporters and users see of a span.
+ */
+export interface StartFrame {
+  previous: ContextValue | undefined;
+}
+
+/**
+ * A sampled span that records its notes and tags and is exported when it ends.
+ *
+ * Its own enumerable fields are exactly those of `FinishedSpan`, in the contract's order (one
+ * hidden class for every span): what an exporter receives is what `JSON.stringify`, a spread or
+ * `console.log` shows. The tracer's bookkeeping lives in `#private` fields, which are as fast as
+ * ordinary ones and invisible to all of those; `localParent` is a getter on the prototype.
+ */
 export class RecordingSpan implements Span, FinishedSpan {
   readonly traceId: string;
   readonly id: string;
@@ -71,22 +97,20 @@ export class RecordingSpan implements Span, FinishedSpan {
   tags: Record<string, TagValue>;
   error: string | undefined;
   readonly sampled: true;
-  readonly localParent: RecordingSpan | undefined;
+  #localParent: RecordingSpan | undefined;
   /**
    * True when every id of this span was made by this SDK's id generator or read by its header
    * parser, so it is known to be lower-case hex of the right length, never all zeros: an
-   * exporter need not check it again. False when an id came from a caller's own context or span.
+   * exporter need not check it again (`hasCheckedIds`). False when an id came from a caller.
    */
-  readonly checkedIds: boolean;
-  /** Set when `start()` (not a scoped `trace`) made this span current: `stop()` may end it. */
-  enteredByStart: boolean;
-  /** What was current when `start()` made this one current: `stop()` restores it. */
-  previousCurrent: ContextValue | undefined;
+  #checkedIds: boolean;
+  /** Set while `start()` (not a scoped `trace`) has made this span current: `stop()` may end it. */
+  #startFrame: StartFrame | undefined;
+  #sink: SpanSink | undefined;
   /** The W3C random flag, `tracestate` and baggage passed on with this span (set by the tracer). */
-  carried: Carried = CARRIED_NONE;
-  private sink: SpanSink | undefined;
+  #carried: Carried = CARRIED_NONE;
   /** Keys in `tags`, kept so the bound check costs nothing per tag. */
-  private tagCount: number;
+  #tagCount: number;
 
   constructor(
     sink: SpanSink,
@@ -117,12 +141,19 @@ export class RecordingSpan implements Span, FinishedSpan {
     this.tags = NO_TAGS as Record<string, TagValue>;
     this.error = undefined;
     this.sampled = true;
-    this.localParent = localParent;
-    this.checkedIds = checkedIds;
-    this.enteredByStart = false;
-    this.previousCurrent = undefined;
-    this.sink = sink;
-    this.tagCount = 0;
+    this.#localParent = localParent;
+    this.#checkedIds = checkedIds;
+    this.#startFrame = undefined;
+    this.#sink = sink;
+    this.#tagCount = 0;
+  }
+
+  /**
+   * The span that was current in this process when this one started (undefined on the local
+   * root): exporters that name things by their place in the local tree (StatsD) walk it.
+   */
+  get localParent(): RecordingSpan | undefined {
+    return this.#localParent;
   }
 
   get recording(): boolean {
@@ -131,13 +162,14 @@ export class RecordingSpan implements Span, FinishedSpan {
 
   /** True once `end()` has run. */
   get ended(): boolean {
-    return this.sink === undefined;
+    return this.#sink === undefined;
   }
 
   annotate(value: string, options?: NoteOptions): this {
-    if (this.sink === undefined) return this;
+    const sink = this.#sink;
+    if (sink === undefined) return this;
     const given = options?.timestamp;
-    const timestamp = given === undefined ? this.sink.clock.nowUs() : Math.floor(given);
+    const timestamp = given === undefined ? sink.clock.nowUs() : Math.floor(given);
     const note: Note =
       options?.duration === undefined
         ? { timestamp, value: String(value) }
@@ -148,35 +180,144 @@ export class RecordingSpan implements Span, FinishedSpan {
   }
 
   tag(key: string, value: TagValue): this {
-    if (this.sink === undefined) return this;
+    const sink = this.#sink;
+    if (sink === undefined) return this;
+    const type = typeof value;
+    if (type !== 'string' && type !== 'number' && type !== 'boolean') {
+      // `undefined` means "no value": the tag is left as it is, the way an optional field reads.
+      if (value === undefined) return this;
+      sink.report(
+        codes.INVALID_TAG_VALUE,
+        `tomograph: tag ${JSON.stringify(String(key))} got ${describeType(value)}, not a string, number or boolean; stored as JSON text`,
+        { key: String(key) },
+      );
+      value = tagValueText(value);
+    }
     if (this.tags === NO_TAGS) this.tags = {};
     if (this.tags[key] === undefined) {
-      if (this.tagCount >= MAX_TAGS) return this;
-      this.tagCount++;
+      if (this.#tagCount >= MAX_TAGS) return this;
+      this.#tagCount++;
     }
     this.tags[key] = value;
     return this;
   }
 
   fail(error: unknown): this {
-    if (this.sink === undefined) return this;
+    if (this.#sink === undefined) return this;
     this.error = errorMessage(error);
     return this.annotate('error');
   }
 
   updateName(name: string): this {
-    if (this.sink !== undefined) this.name = String(name);
+    if (this.#sink !== undefined) this.name = String(name);
     return this;
   }
 
   end(endTimeUs?: number): void {
-    const sink = this.sink;
+    const sink = this.#sink;
     if (sink === undefined) return;
     this.duration = Math.max(1, Math.floor((endTimeUs ?? sink.clock.nowUs()) - this.timestamp));
     // Dropping the sink marks the span ended, so late annotate/tag calls become no-ops.
-    this.sink = undefined;
-    sink.spanEnded(this);
+    this.#sink = undefined;
+    sink.spanEnded(this, this.#startFrame);
   }
+
+  /** Whether the ids of `span` need no checking by an exporter (see `#checkedIds`). */
+  static checkedIds(span: unknown): boolean {
+    return span instanceof RecordingSpan && span.#checkedIds;
+  }
+
+  /** `start()`'s frame of `span`, if `start()` made it current and it is still open. */
+  static startFrame(span: RecordingSpan): StartFrame | undefined {
+    return span.#startFrame;
+  }
+
+  static setStartFrame(span: RecordingSpan, frame: StartFrame | undefined): void {
+    span.#startFrame = frame;
+  }
+
+  static carried(span: RecordingSpan): Carried {
+    return span.#carried;
+  }
+
+  static setCarried(span: RecordingSpan, carried: Carried): void {
+    span.#carried = carried;
+  }
+}
+
+/**
+ * Whether an exporter may take `span`'s ids as they are: true for spans this SDK made with its
+ * own id generator or continued from a header it parsed. Anything else (a plain object, a span
+ * built by another library) must be checked.
+ */
+export function hasCheckedIds(span: unknown): boolean {
+  return RecordingSpan.checkedIds(span);
+}
+
+/** What `start()` recorded on `span` (the span current before it), or undefined if `start()` did not make it current. */
+export function startFrameOf(span: Span | undefined): StartFrame | undefined {
+  if (span instanceof RecordingSpan) return RecordingSpan.startFrame(span);
+  if (span instanceof NonRecordingSpan) return NonRecordingSpan.startFrame(span);
+  return undefined;
+}
+
+/**
+ * What a context value carries beside its span's ids (the W3C random flag, `tracestate`,
+ * baggage): a span's own, or a `withBaggage` scope's. `CARRIED_NONE` for a span made elsewhere.
+ */
+export function carriedOf(value: ContextValue | undefined): Carried | undefined {
+  if (value === undefined) return undefined;
+  if (value instanceof RecordingSpan) return RecordingSpan.carried(value);
+  if (value instanceof NonRecordingSpan) return NonRecordingSpan.carried(value);
+  if (value instanceof BaggageScope) return value.carried;
+  return CARRIED_NONE;
+}
+
+/** Sets what a span made by the tracer carries. */
+export function setCarried(span: Span, carried: Carried): void {
+  if (span instanceof RecordingSpan) RecordingSpan.setCarried(span, carried);
+  else if (span instanceof NonRecordingSpan) NonRecordingSpan.setCarried(span, carried);
+}
+
+/** The span of a context value (a `withBaggage` scope holds the span current around it). */
+export function spanOf(value: ContextValue | undefined): Span | undefined {
+  return value instanceof BaggageScope ? value.span : value;
+}
+
+/** Records (or, with undefined, clears) what `start()` needs for `stop()`. */
+export function setStartFrame(span: Span, frame: StartFrame | undefined): void {
+  if (span instanceof RecordingSpan) RecordingSpan.setStartFrame(span, frame);
+  else if (span instanceof NonRecordingSpan) NonRecordingSpan.setStartFrame(span, frame);
+}
+
+/**
+ * A tag value of a type the contract does not allow (an object, an array, null, a bigint…) as
+ * text: JSON (bigints as their digits), cut at `MAX_TAG_JSON_LENGTH` characters; what JSON cannot
+ * write (a cycle, a function, a symbol) as `util.inspect` shows it. Never `[object Object]`,
+ * never throws.
+ */
+export function tagValueText(value: unknown): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  } catch {
+    text = undefined;
+  }
+  if (typeof text !== 'string') {
+    try {
+      text = inspect(value, { depth: 2, breakLength: Infinity });
+    } catch {
+      text = typeof value;
+    }
+  }
+  return text.length > MAX_TAG_JSON_LENGTH ? text.slice(0, MAX_TAG_JSON_LENGTH - 1) + '…' : text;
+}
+
+function describeType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  const type = typeof value;
+  return type === 'object' ? 'an object' : `a ${type}`;
 }
 
 /**
@@ -186,10 +327,9 @@ export class RecordingSpan implements Span, FinishedSpan {
 export class NonRecordingSpan implements Span {
   readonly recording = false;
   readonly sampled = false;
-  enteredByStart = false;
-  previousCurrent: ContextValue | undefined = undefined;
+  #startFrame: StartFrame | undefined = undefined;
   /** The W3C random flag, `tracestate` and baggage passed on with this span (set by the tracer). */
-  carried: Carried = CARRIED_NONE;
+  #carried: Carried = CARRIED_NONE;
 
   constructor(
     readonly traceId: string,
@@ -212,6 +352,22 @@ export class NonRecordingSpan implements Span {
     return this;
   }
   end(): void {}
+
+  static startFrame(span: NonRecordingSpan): StartFrame | undefined {
+    return span.#startFrame;
+  }
+
+  static setStartFrame(span: NonRecordingSpan, frame: StartFrame | undefined): void {
+    span.#startFrame = frame;
+  }
+
+  static carried(span: NonRecordingSpan): Carried {
+    return span.#carried;
+  }
+
+  static setCarried(span: NonRecordingSpan, carried: Carried): void {
+    span.#carried = carried;
+  }
 }
 
 /** The one span of a disabled tracer: every call on it does nothing. */
