@@ -39,19 +39,25 @@ const EMPTY_VALUES: Readonly<Record<string, string>> = Object.freeze({});
 
 /** Immutable W3C baggage: its entries in order and the `baggage` header that carries them. */
 export class Baggage {
-  /** Entries in order; a key may appear more than once (the last one is what `values` shows). */
-  readonly entries: readonly BaggageEntry[];
   /** The header value: every member's encoded text, joined by `,`. Bytes = characters (ASCII). */
   readonly header: string;
-  #values: Readonly<Record<string, string>> | undefined;
-  /** The encoded text of each member (`key=value;props`), parallel to `entries`. */
+  /** The encoded text of each member (`key=value;props`, no OWS). */
   readonly #members: readonly string[];
+  // Decoded only when read: baggage that is only passed on is never decoded.
+  #entries: readonly BaggageEntry[] | undefined;
+  #values: Readonly<Record<string, string>> | undefined;
 
-  private constructor(entries: readonly BaggageEntry[], members: readonly string[]) {
-    this.entries = entries;
+  private constructor(members: readonly string[], header: string, entries?: readonly BaggageEntry[]) {
+    this.header = header;
     this.#members = members;
-    this.header = members.join(',');
+    this.#entries = entries;
     this.#values = undefined;
+  }
+
+  /** Entries in order; a key may appear more than once (the last one is what `values` shows). */
+  get entries(): readonly BaggageEntry[] {
+    if (this.#entries === undefined) this.#entries = this.#members.map(entryOf);
+    return this.#entries;
   }
 
   /** Every key's value (the last entry wins for a repeated key), as a frozen object. */
@@ -106,11 +112,11 @@ export class Baggage {
       entries.push(properties === undefined ? { key, value: text } : { key, value: text, properties });
       members.push(member);
     }
-    return entries.length === 0 ? undefined : new Baggage(entries, members);
+    return entries.length === 0 ? undefined : new Baggage(members, members.join(','), entries);
   }
 
   /** The empty baggage, to build from. */
-  static readonly EMPTY = new Baggage([], []);
+  static readonly EMPTY = new Baggage([], '', []);
 
   /**
    * Reads a `baggage` header: a string, or an array of header lines (combined in order).
@@ -138,27 +144,31 @@ export class Baggage {
       value = value.slice(0, Math.max(0, value.lastIndexOf(',', MAX_INPUT_CHARS)));
       report(problem, 'header too long: the members past 64 KiB were dropped');
     }
-    const entries: BaggageEntry[] = [];
     const members: string[] = [];
     let bytes = -1;
     let invalid = 0;
     let overLimit = 0;
+    // Whether every member was kept as written (no OWS, nothing dropped): then the header
+    // received is passed on as the very same string.
+    let same = true;
     const n = value.length;
     let i = 0;
     for (;;) {
       let end = value.indexOf(',', i);
       if (end === -1) end = n;
-      const parsed = parseMember(value, i, end);
-      if (parsed === null) {
+      const member = parseMember(value, i, end);
+      if (member === null) {
         invalid++;
-      } else if (parsed !== undefined) {
-        if (members.length >= MAX_BAGGAGE_MEMBERS || bytes + 1 + parsed.member.length > MAX_BAGGAGE_BYTES) {
-          overLimit++;
-        } else {
-          entries.push(parsed.entry);
-          members.push(parsed.member);
-          bytes += 1 + parsed.member.length;
-        }
+        same = false;
+      } else if (member === undefined) {
+        same = false;
+      } else if (members.length >= MAX_BAGGAGE_MEMBERS || bytes + 1 + member.length > MAX_BAGGAGE_BYTES) {
+        overLimit++;
+        same = false;
+      } else {
+        if (member.length !== end - i) same = false;
+        members.push(member);
+        bytes += 1 + member.length;
       }
       if (end === n) break;
       i = end + 1;
@@ -167,7 +177,8 @@ export class Baggage {
     if (overLimit > 0) {
       report(problem, `${overLimit} member(s) dropped: baggage is limited to ${MAX_BAGGAGE_MEMBERS} members and ${MAX_BAGGAGE_BYTES} bytes`);
     }
-    return entries.length === 0 ? undefined : new Baggage(entries, members);
+    if (members.length === 0) return undefined;
+    return new Baggage(members, same ? value : members.join(','));
   }
 }
 
@@ -215,9 +226,11 @@ const HEX: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(
 
 /**
  * One member, `s[start, end)`: `undefined` for an empty (or whitespace-only) member, `null` for
- * an invalid one, else the entry and the member's text to pass on (OWS removed).
+ * an invalid one, else the member's text to pass on (OWS removed; the value still encoded).
  */
-function parseMember(s: string, start: number, end: number): { entry: BaggageEntry; member: string } | null | undefined {
+function parseMember(s: string, start: number, end: number): string | null | undefined {
+  const from = start;
+  const to = end;
   while (start < end && isOws(s.charCodeAt(start))) start++;
   while (end > start && isOws(s.charCodeAt(end - 1))) end--;
   if (start === end) return undefined;
@@ -233,14 +246,24 @@ function parseMember(s: string, start: number, end: number): { entry: BaggageEnt
   let valueEnd = semicolon;
   while (valueEnd > valueStart && isOws(s.charCodeAt(valueEnd - 1))) valueEnd--;
   for (let i = valueStart; i < valueEnd; i++) if (!isBaggageOctet(s.charCodeAt(i))) return null;
-  const key = s.slice(start, keyEnd);
-  const encoded = s.slice(valueStart, valueEnd);
   const properties = semicolon < end ? normaliseProperties(s.slice(semicolon + 1, end)) : undefined;
   if (properties === null) return null;
-  const value = percentDecode(encoded);
-  const member = key + '=' + encoded + (properties === undefined ? '' : ';' + properties);
-  const entry: BaggageEntry = properties === undefined ? { key, value } : { key, value, properties };
-  return { entry, member };
+  // The common member has no OWS (normalising properties only ever removes characters, so an
+  // unchanged length means unchanged): its text is taken as it is.
+  if (start === from && end === to && keyEnd === eq && valueStart === eq + 1 && valueEnd === semicolon) {
+    const propertiesLength = properties === undefined ? -1 : properties.length;
+    if (propertiesLength === (semicolon === end ? -1 : end - semicolon - 1)) return s.slice(start, end);
+  }
+  return s.slice(start, keyEnd) + '=' + s.slice(valueStart, valueEnd) + (properties === undefined ? '' : ';' + properties);
+}
+
+/** The entry of a member's text (`key=value;props`, as `parseMember` or `withEntries` wrote it). */
+function entryOf(member: string): BaggageEntry {
+  const eq = member.indexOf('=');
+  const semicolon = member.indexOf(';', eq);
+  const key = member.slice(0, eq);
+  const value = percentDecode(member.slice(eq + 1, semicolon === -1 ? member.length : semicolon));
+  return semicolon === -1 ? { key, value } : { key, value, properties: member.slice(semicolon + 1) };
 }
 
 /**
