@@ -31,6 +31,10 @@ export const codes = {
   SAMPLER_FAILED: 'TOMOGRAPH_SAMPLER_FAILED',
   /** An integration hit an unexpected fault in its own code and carried on. */
   INTEGRATION_ERROR: 'TOMOGRAPH_INTEGRATION_ERROR',
+  /** Graphite: lines dropped (buffer full while carbon was away) or not sent (NaN, infinite, too long). */
+  GRAPHITE_LINES_DROPPED: 'TOMOGRAPH_GRAPHITE_LINES_DROPPED',
+  /** Host-wide stats: a socket could not be served, or a process's stats could not be read. */
+  HOST_STATS_ERROR: 'TOMOGRAPH_HOST_STATS_ERROR',
 } as const;
 
 /** One of the stable codes above. */
