@@ -4,7 +4,9 @@ import { codes } from '../lib/codes';
 import { Diagnostics, errorMessage } from '../lib/diagnostics';
 import { invalidOption } from '../lib/options';
 import type { DiagnosticEvent, ExporterHost } from '../lib/types';
-import type { MetricsExporter, MetricsUpdate } from '../lib/metrics/types';
+import { LEVELS } from '../lib/metrics';
+import type { MetricLevel, MetricsExporter, MetricsUpdate } from '../lib/metrics/types';
+import { metricsTree } from './host-stats-merge';
 import { CarbonConnection, type CarbonConnectionStats } from './graphite-connection';
 import { type GraphiteRule, GraphiteRules, SnapshotLines } from './graphite-lines';
 import { sanitizePrefix, sanitizeSegment } from './statsd-names';
@@ -26,8 +28,13 @@ export interface GraphiteExporterOptions {
   prefix?: string;
   /** How often the snapshot is pushed, in milliseconds. Default 60000 (match your carbon retention). */
   intervalMs?: number;
-  /** Where the snapshot comes from. Default the default registry of `tomograph/metrics`. */
-  registry?: Pick<MetricsSource, 'snapshot'>;
+  /**
+   * Where the snapshot comes from: a `MetricsRegistry` or anything with `snapshot()` (and
+   * `collect()` when `level` is set). Default the default registry of `tomograph/metrics`.
+   */
+  registry?: Pick<MetricsSource, 'snapshot'> & Partial<Pick<MetricsSource, 'collect'>>;
+  /** Only metrics at or above this level are pushed. Default: every metric the registry has enabled. */
+  level?: MetricLevel;
   /**
    * Lines kept while carbon is down or slow, at most; past it the oldest are dropped and counted
    * (`stats().droppedLines`). Default 20000 (twenty pushes of a 1,000-leaf tree, about 2 MB).
@@ -64,7 +71,7 @@ export interface GraphiteExporterStats extends CarbonConnectionStats {
 }
 
 const KNOWN_OPTIONS = new Set([
-  'host', 'port', 'prefix', 'intervalMs', 'registry', 'maxBufferedLines', 'connectTimeoutMs', 'minBackoffMs',
+  'host', 'port', 'prefix', 'intervalMs', 'registry', 'level', 'maxBufferedLines', 'connectTimeoutMs', 'minBackoffMs',
   'maxBackoffMs', 'shutdownTimeoutMs', 'lookup', 'now', 'onDiagnostic',
 ]);
 const CHUNK_BYTES = 64 * 1024;
@@ -80,7 +87,9 @@ const CHUNK_BYTES = 64 * 1024;
  * stores values, not deltas) and ignores the per-interval updates.
  */
 export class GraphiteExporter implements MetricsExporter {
-  private readonly source: Pick<MetricsSource, 'snapshot'>;
+  private readonly read: () => unknown;
+  /** As `MetricsExporter`: the level this exporter pushes from, when set. */
+  readonly level: MetricLevel | undefined;
   private readonly rules = new GraphiteRules();
   private readonly lines: SnapshotLines;
   private readonly connection: CarbonConnection;
@@ -122,7 +131,16 @@ export class GraphiteExporter implements MetricsExporter {
     if (source === null || typeof source !== 'object' || typeof source.snapshot !== 'function') {
       throw invalidOption('GraphiteExporter: registry must have a snapshot() method');
     }
-    this.source = source;
+    const level = options.level;
+    if (level !== undefined) {
+      if (!LEVELS.includes(level)) throw invalidOption(`GraphiteExporter: level must be one of ${LEVELS.join(', ')}`);
+      if (typeof source.collect !== 'function') throw invalidOption('GraphiteExporter: level needs a registry with collect()');
+      const collectFrom = source.collect.bind(source);
+      this.read = () => metricsTree(collectFrom({ level }));
+    } else {
+      this.read = () => source.snapshot();
+    }
+    this.level = level;
     this.now = options.now ?? Date.now;
     this.diagnostics = new Diagnostics(options.onDiagnostic);
     this.hasOwnListener = options.onDiagnostic !== undefined;
@@ -168,7 +186,7 @@ export class GraphiteExporter implements MetricsExporter {
     if (this.closed) return;
     try {
       const out: string[] = [];
-      const skipped = this.lines.render(this.source.snapshot(), this.now() / 1000, out);
+      const skipped = this.lines.render(this.read(), this.now() / 1000, out);
       this.pushes++;
       this.forbidden = skipped.forbidden;
       if (this.rules.failure !== undefined) {

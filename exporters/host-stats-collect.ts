@@ -1,6 +1,7 @@
 import { lstatSync, readdirSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { mergeHistogramStates, summarizeHistogramState } from '../lib/metrics';
 import type { CollectedMetric } from '../lib/metrics/types';
 import { invalidOption } from '../lib/options';
 import { compileGaugeRules } from './host-stats-expose';
@@ -59,6 +60,7 @@ export interface HostStats {
   readonly dir: string;
 }
 
+const HISTOGRAM_MATH: HistogramMath = { mergeHistogramStates, summarizeHistogramState };
 const SOCKET_NAME = /^([1-9][0-9]{0,9})\.sock$/;
 
 /** Checks the options shared by `collectHostStats` and `hostStatsHandler`. */
@@ -139,7 +141,7 @@ export async function collectHostStats(options: CollectHostStatsOptions = {}): P
   }));
 
   answers.sort((a, b) => a.pid - b.pid);
-  const { metrics, conflicts } = mergeProcessStats(answers, retired, histogramMath(), override);
+  const { metrics, conflicts } = mergeProcessStats(answers, retired, HISTOGRAM_MATH, override);
   skipped.sort((a, b) => a.pid - b.pid);
   return {
     processes: answers.length,
@@ -198,8 +200,3 @@ function ask(path: string, timeoutMs: number, maxBytes: number): Promise<Answer>
   });
 }
 
-/** `tomograph/metrics`' histogram functions, loaded on first use. */
-function histogramMath(): HistogramMath {
-  const metrics = require('../lib/metrics') as HistogramMath;
-  return metrics;
-}

@@ -104,12 +104,36 @@ export function readRetired(dir: string): RetiredTotals | undefined {
   const text = readSmallFile(join(dir, RETIRED_FILE));
   if (text === undefined) return undefined;
   try {
-    const data = JSON.parse(text) as RetiredTotals;
-    if (data === null || data.v !== 1 || !Array.isArray(data.metrics) || !Array.isArray(data.recent)) return undefined;
-    return data;
+    return validateRetired(JSON.parse(text));
   } catch {
     return undefined;
   }
+}
+
+/** Reads parsed data as retired totals, or undefined when any part is not what a process wrote. */
+export function validateRetired(data: unknown): RetiredTotals | undefined {
+  if (data === null || typeof data !== 'object') return undefined;
+  const d = data as Record<string, unknown>;
+  if (d.v !== 1 || !Array.isArray(d.metrics) || !Array.isArray(d.recent)) return undefined;
+  for (const r of d.recent as unknown[]) {
+    if (r === null || typeof r !== 'object' || !Number.isInteger((r as { pid?: unknown }).pid) ||
+      typeof (r as { startedAtMs?: unknown }).startedAtMs !== 'number') return undefined;
+  }
+  const finite = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v);
+  for (const m of d.metrics as unknown[]) {
+    if (m === null || typeof m !== 'object') return undefined;
+    const x = m as Record<string, unknown>;
+    if (typeof x.name !== 'string' || x.name === '' || !['counter', 'meter', 'histogram'].includes(x.type as string)) return undefined;
+    if (!Array.isArray(x.labelNames) || !x.labelNames.every((n) => typeof n === 'string') || !Array.isArray(x.series)) return undefined;
+    for (const s of x.series as unknown[]) {
+      if (s === null || typeof s !== 'object') return undefined;
+      const { labelValues, value } = s as { labelValues?: unknown; value?: unknown };
+      if (!Array.isArray(labelValues) || !labelValues.every((v) => typeof v === 'string')) return undefined;
+      if (x.type === 'counter' ? !finite(value) : value === null || typeof value !== 'object' ||
+        !finite((value as { count?: unknown }).count) || !finite((value as { sum?: unknown }).sum)) return undefined;
+    }
+  }
+  return data as RetiredTotals;
 }
 
 /**

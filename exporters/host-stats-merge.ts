@@ -1,6 +1,7 @@
 import type {
   CollectedMetric, CollectedSeries, HistogramSnapshot, HistogramState, MeterSnapshot, MetricType,
 } from '../lib/metrics/types';
+import { placeInTree, setKey } from '../lib/metrics/tree';
 
 /**
  * How a gauge's values from several processes become one host value:
@@ -251,36 +252,20 @@ function mergeGauge(rule: GaugeMerge, values: number[]): number {
 }
 
 /**
- * The merged metrics as a tree in `snapshot()`'s shape: dotted paths as nested keys, a labelled
- * metric as an object keyed by its label values joined by `,`, a per-process gauge keyed by pid.
+ * The merged metrics as a tree in `snapshot()`'s shape (the registry's own `placeInTree`): dotted
+ * paths as nested keys, a labelled metric as an object keyed by its label values joined by `,`,
+ * a per-process gauge keyed by its labels and pid.
  */
 export function metricsTree(metrics: readonly CollectedMetric[]): Record<string, unknown> {
   const root: Record<string, unknown> = {};
   for (const metric of metrics) {
-    const parts = metric.name.split('.');
-    let node = root;
-    for (let i = 0; i < parts.length - 1; i++) {
-      const next = node[parts[i]];
-      if (next === null || typeof next !== 'object') node = (node[parts[i]] = {}) as Record<string, unknown>;
-      else node = next as Record<string, unknown>;
-    }
-    const leaf = parts[parts.length - 1];
-    let value: unknown;
     if (metric.labelNames.length === 0) {
       const only = metric.series[0];
-      if (only === undefined) continue;
-      value = only.value;
+      if (only !== undefined) placeInTree(root, metric.name, only.value);
     } else {
       const byLabels: Record<string, unknown> = {};
-      for (const s of metric.series) byLabels[s.labelValues.join(',')] = s.value;
-      value = byLabels;
-    }
-    const existing = node[leaf];
-    if (existing !== null && typeof existing === 'object' && value !== null && typeof value === 'object') {
-      // A longer path was placed first (`a.errors` before `a`): keep its keys beside these.
-      node[leaf] = { ...(value as object), ...(existing as object) };
-    } else if (existing === undefined || typeof value === 'object') {
-      node[leaf] = typeof value === 'object' ? { ...(value as object) } : value;
+      for (const s of metric.series) setKey(byLabels, s.labelValues.join(','), s.value);
+      placeInTree(root, metric.name, byLabels);
     }
   }
   return root;
