@@ -42,6 +42,8 @@ export interface StatsExposure {
   /** The socket's path, `<dir>/<pid>.sock`; undefined when exposing failed (reported). */
   readonly path: string | undefined;
   readonly dir: string;
+  /** Resolves true once the socket accepts readers, false if exposing failed (reported). Never rejects. */
+  readonly ready: Promise<boolean>;
   /** Stops serving, keeps the totals (unless disabled) and removes the socket. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -109,6 +111,7 @@ export function exposeStats(options: ExposeStatsOptions = {}): StatsExposure {
   const finish = (): void => {
     if (closed) return;
     closed = true;
+    settleReady(false);
     exposures.delete(dir);
     process.removeListener('exit', finish);
     server?.close();
@@ -129,11 +132,14 @@ export function exposeStats(options: ExposeStatsOptions = {}): StatsExposure {
     }
   };
 
+  let settleReady: (ok: boolean) => void = () => {};
+  const ready = new Promise<boolean>((resolve) => (settleReady = resolve));
   const exposure: StatsExposure = {
     get path() {
       return server === undefined ? undefined : path;
     },
     dir,
+    ready,
     close: () => {
       finish();
       return Promise.resolve();
@@ -152,6 +158,7 @@ export function exposeStats(options: ExposeStatsOptions = {}): StatsExposure {
     diagnostics.report(codes.HOST_STATS_ERROR, `tomograph: not exposing stats: ${errorMessage(error)}`, { dir });
     closed = true;
     exposures.delete(dir);
+    settleReady(false);
     return exposure;
   }
   const s = createServer((socket) => {
@@ -172,6 +179,7 @@ export function exposeStats(options: ExposeStatsOptions = {}): StatsExposure {
   s.on('error', (error) => {
     diagnostics.report(codes.HOST_STATS_ERROR, `tomograph: serving stats on ${path} failed: ${errorMessage(error)}`, { path });
     server = undefined;
+    settleReady(false);
     finish();
   });
   s.listen(path, () => {
@@ -180,6 +188,7 @@ export function exposeStats(options: ExposeStatsOptions = {}): StatsExposure {
     } catch (error) {
       diagnostics.report(codes.HOST_STATS_ERROR, `tomograph: could not restrict ${path}: ${errorMessage(error)}`);
     }
+    settleReady(true);
   });
   s.unref();
   server = s;

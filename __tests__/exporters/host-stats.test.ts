@@ -102,7 +102,7 @@ describe('exposeStats and collectHostStats in one process', () => {
     registry.counter('a.b').inc(3);
     const exposure = exposeStats({ dir, registry });
     expect(exposure.path).toBe(join(dir, `${process.pid}.sock`));
-    await collectHostStats({ dir }); // the socket is listening once a collection can reach it
+    expect(await exposure.ready).toBe(true);
     expect(statSync(dir).mode & 0o777).toBe(0o700);
     expect(statSync(exposure.path as string).mode & 0o777).toBe(0o600);
     const stats = await collectHostStats({ dir });
