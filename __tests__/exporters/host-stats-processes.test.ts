@@ -1,4 +1,5 @@
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, execFile, fork } from 'node:child_process';
+import http from 'node:http';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +7,25 @@ import { collectHostStats } from 'tomograph/host-stats';
 import { buildDemo, type DemoBuild } from '../helpers/demo-build';
 
 const CHILD = join(__dirname, '..', 'fixtures', 'host-stats-child.js');
+const CLUSTER = join(__dirname, '..', 'fixtures', 'host-stats-cluster.js');
+
+function get(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode as number, body }));
+    }).on('error', reject);
+  });
+}
+
+/** One sample's value from Prometheus text. */
+function sample(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
+  if (line === undefined) throw new Error(`no sample ${series} in:\n${text}`);
+  return Number(line.slice(series.length + 1));
+}
 
 function valuesFor(i: number): number[] {
   const out: number[] = [];
@@ -36,16 +56,17 @@ function next(proc: ChildProcess, type: string): Promise<Record<string, unknown>
   });
 }
 
+// One private build of the package for every child of this file.
+let build: DemoBuild;
+beforeAll(async () => {
+  build = await buildDemo();
+}, 180000);
+afterAll(() => build?.remove());
+
 describe('host-wide stats across real processes', () => {
-  let build: DemoBuild;
   let dir: string;
   let children: Child[] = [];
 
-  beforeAll(async () => {
-    build = await buildDemo();
-  }, 180000);
-
-  afterAll(() => build?.remove());
 
   beforeEach(async () => {
     dir = join(mkdtempSync(join(tmpdir(), `tomograph-hsp-${process.pid}-`)), 'svc');
@@ -133,4 +154,78 @@ describe('host-wide stats across real processes', () => {
     expect(after.processes).toBe(4);
     expect(after.skipped).toEqual([]);
   });
+
+  test('tomograph-stats prints the merged tree (text, json, prometheus) from the built bin', async () => {
+    const bin = join(build.root, 'dist', 'bin', 'tomograph-stats.js');
+    const run = (...args: string[]): Promise<string> => new Promise((resolve, reject) => {
+      execFile(process.execPath, [bin, ...args], (error, stdout, stderr) => (error ? reject(new Error(stderr)) : resolve(stdout)));
+    });
+    const text = await run('--dir', dir);
+    const pids = children.map((c) => c.pid).sort((a, b) => a - b);
+    expect(text).toContain(`${dir}: 4 processes (pid ${pids.join(', ')})\n`);
+    expect(text).toMatch(/\n {2}jobs\n/);
+    expect(text).toMatch(/\n {4}done +1,000\n/);
+    expect(text).toMatch(/\n {4}latency \(ms\) +n 4,000 +mean [\d.]+ s +p50 [\d.]+ ms +p95 [\d.]+ s +p99 [\d.]+ s +max 10 s\n/);
+    const json = JSON.parse(await run('--dir', dir, '--format', 'json'));
+    expect(json).toMatchObject({ processes: 4, stats: { jobs: { done: 1000 } } });
+    const prom = await run('--dir', dir, '--format', 'prometheus');
+    expect(sample(prom, 'jobs_done_total')).toBe(1000);
+    await expect(run('--format', 'yaml')).rejects.toThrow(/--format must be json, text or prometheus/);
+  });
+});
+
+describe('a Node cluster: the primary serves its workers merged in one scrape', () => {
+  let dir: string;
+  let primary: ChildProcess;
+  let primaryExited: Promise<void>;
+
+  afterAll(async () => {
+    if (primary !== undefined && primary.exitCode === null) {
+      primary.send('stop');
+      await primaryExited;
+    }
+    if (dir !== undefined) rmSync(join(dir, '..'), { recursive: true, force: true });
+  });
+
+  test('gauges not multiplied, percentiles merged, a silent worker skipped, an exited worker totals kept', async () => {
+    dir = join(mkdtempSync(join(tmpdir(), `tomograph-hsc-${process.pid}-`)), 'svc');
+    primary = fork(CLUSTER, [], { env: { ...process.env, DIST: join(build.root, 'dist'), DIR: dir, WORKERS: '3' }, stdio: 'inherit' });
+    primaryExited = new Promise((resolve) => primary.once('exit', () => resolve()));
+    const { port, workers } = (await next(primary, 'listening')) as { port: number; workers: number[] };
+
+    const scrape = await get(port, '/?format=prometheus');
+    expect(scrape.status).toBe(200);
+    expect(sample(scrape.body, 'tomograph_host_processes')).toBe(3);
+    expect(sample(scrape.body, 'http_requests_total')).toBe(1000 + 2000 + 3000);
+    expect(sample(scrape.body, 'config_max_connections')).toBe(200); // prom-client would say 600
+    expect(sample(scrape.body, 'connections_open')).toBe(15);
+    const all = [
+      ...Array.from({ length: 1000 }, (_, k) => (k + 1) / 100),
+      ...Array.from({ length: 2000 }, (_, k) => 1000 + (k % 1000) + 1),
+    ];
+    for (const q of [0.5, 0.99]) {
+      const exact = exactQuantile(all, q);
+      expect(Math.abs(sample(scrape.body, `http_latency{quantile="${q}"}`) - exact) / exact).toBeLessThanOrEqual(0.01);
+    }
+
+    const exited = next(primary, 'worker-exited');
+    primary.send({ cmd: 'exit-worker', pid: workers[0] });
+    expect((await exited).pid).toBe(workers[0]);
+    const afterExit = await get(port, '/?format=prometheus');
+    expect(sample(afterExit.body, 'tomograph_host_processes')).toBe(2);
+    // The exited worker's 1000 (or whichever it had) stay: the host counter never goes down.
+    expect(sample(afterExit.body, 'http_requests_total')).toBe(6000);
+    expect(sample(afterExit.body, 'http_latency_count')).toBe(3000);
+
+    process.kill(workers[1], 'SIGSTOP');
+    try {
+      const silent = await get(port, '/');
+      expect(silent.status).toBe(200);
+      const json = JSON.parse(silent.body);
+      expect(json.processes).toBe(1);
+      expect(json.skipped).toEqual([{ pid: workers[1], reason: 'timeout', detail: 'no answer in 300 ms' }]);
+    } finally {
+      process.kill(workers[1], 'SIGCONT');
+    }
+  }, 60000);
 });
