@@ -77,7 +77,7 @@ function row(label: string, metric: CollectedMetric, value: unknown): Row {
   }
   if (metric.type === 'meter') {
     const m = value as MeterSnapshot;
-    return { label, kind: 'meter', cells: [formatCount(m.count), `${formatNumber(m.m1)}/s 1m`, `${formatNumber(m.m5)}/s 5m`, `${formatNumber(m.m15)}/s 15m`] };
+    return { label, kind: 'meter', cells: [`n ${formatCount(m.count)}`, `1m ${formatNumber(m.m1)}/s`, `5m ${formatNumber(m.m5)}/s`, `15m ${formatNumber(m.m15)}/s`] };
   }
   return { label, kind: 'scalar', cells: [formatValue(value as number, metric.unit)] };
 }

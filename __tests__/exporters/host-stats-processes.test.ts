@@ -229,3 +229,24 @@ describe('a Node cluster: the primary serves its workers merged in one scrape', 
     }
   }, 60000);
 });
+
+describe('GraphiteExporter never keeps the process alive', () => {
+  test('a process with an exporter to an unreachable carbon exits by itself; shutdown() returns by its deadline', async () => {
+    const script = `
+      const { GraphiteExporter } = require(${JSON.stringify(join(build.root, 'dist', 'exporters', 'graphite.js'))});
+      const registry = { snapshot: () => ({ a: 1 }) };
+      // Nothing listens on port 1; the first exporter is never shut down, the second is.
+      const idle = new GraphiteExporter({ port: 1, registry, intervalMs: 1000, onDiagnostic: () => {} });
+      idle.push();
+      const closing = new GraphiteExporter({ port: 1, registry, shutdownTimeoutMs: 200, onDiagnostic: () => {} });
+      const started = Date.now();
+      closing.shutdown().then(() => console.log('shutdown ' + (Date.now() - started < 1500)));
+    `;
+    const started = Date.now();
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, ['-e', script], { timeout: 20000 }, (error, stdout, stderr) => (error ? reject(new Error(stderr || error.message)) : resolve(stdout)));
+    });
+    expect(out).toBe('shutdown true\n');
+    expect(Date.now() - started).toBeLessThan(10000);
+  });
+});
