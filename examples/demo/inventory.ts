@@ -10,6 +10,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { annotate, configure, trace } from 'tomograph';
 import { expressMiddleware } from 'tomograph/express';
 import { instrumentKnex } from 'tomograph/knex';
+import { counter } from 'tomograph/metrics';
 import { closeDatabase, demoExporters, openDatabase, printDiagnostics, serveAsChild } from './service';
 
 configure({
@@ -21,6 +22,7 @@ configure({
 });
 
 const db = openDatabase('inventory');
+const reservations = counter('stock.reservations', { description: 'Reservation requests, by answer', labels: ['status'] });
 
 /** The warehouse's shelves. The shop also lists `vintage-poster`, which the warehouse dropped. */
 const STOCK = [
@@ -66,6 +68,7 @@ app.post('/reservations', async (req: Request, res: Response) => {
     const [inserted] = await trx('reservations').insert({ sku, quantity }).returning('id');
     return { status: 201, body: { reservationId: (inserted as { id: number }).id } };
   });
+  reservations.labels({ status: String(answer.status) }).inc();
   res.status(answer.status).json(answer.body);
 });
 

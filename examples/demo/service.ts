@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { type Knex, knex } from 'knex';
 import { type DiagnosticEvent, type Exporter, shutdown, stats } from 'tomograph';
+import { exposeStats } from 'tomograph/host-stats';
 import { StatsdExporter } from 'tomograph/statsd';
 import { ZipkinExporter } from 'tomograph/zipkin';
 import { ParentProcessExporter } from './parent-exporter';
@@ -78,6 +79,8 @@ export function serveAsChild(app: RequestListener, options: ServeOptions = {}): 
   process.on('SIGINT', () => undefined);
 
   server.listen(options.port ?? 0, '127.0.0.1', () => {
+    // Host-wide stats: `npx tomograph-stats` beside the demo shows this service's metrics.
+    exposeStats();
     const ready: ServiceMessage = { type: 'ready', port: (server.address() as AddressInfo).port };
     process.send?.(ready);
   });
