@@ -114,4 +114,24 @@ describeCarbon('GraphiteExporter against a real carbon-cache', () => {
     expect(stats.connectFailures).toBeGreaterThanOrEqual(1);
     expect(events.some((e) => e.code === 'TOMOGRAPH_TRANSPORT_ERROR')).toBe(true);
   }, 60000);
+
+  test('what a user sees when carbon drops new series past MAX_CREATES_PER_MINUTE (README)', async () => {
+    const strict = await Carbon.start({ maxCreatesPerMinute: 3 });
+    try {
+      const leaves = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`m${i}`, i + 1]));
+      const exporter = new GraphiteExporter({ port: strict.port, prefix: 'creates', registry: { snapshot: () => leaves }, now: () => baseSec * 1000 });
+      await exporter.shutdown();
+      // All 10 lines were sent; carbon acknowledges nothing, so the exporter cannot know...
+      expect(exporter.stats()).toMatchObject({ sentLines: 10, droppedLines: 0 });
+      // ...but carbon created only as many whisper files as its token bucket allowed, and dropped
+      // the other series' points. (Waits the whole 3 s: what is checked is that they never come.)
+      const wanted = Object.fromEntries(Object.keys(leaves).map((k) => [`creates.${k}`, 1]));
+      const stored = await strict.read(wanted, 3000);
+      const created = Object.values(stored).filter((points) => points.length > 0).length;
+      expect(created).toBeGreaterThanOrEqual(3);
+      expect(created).toBeLessThan(10);
+    } finally {
+      await strict.close();
+    }
+  }, 60000);
 });
