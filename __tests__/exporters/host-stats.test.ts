@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -193,6 +194,11 @@ describe('exposeStats and collectHostStats in one process', () => {
     expect(prom.body).toContain('web_latency_count 1\n');
     expect(prom.body).toContain('tomograph_host_processes 1\n');
     expect((await get('/?format=prometheus')).body).toBe(prom.body);
+    // The text passes promtool's parser and linter (when promtool is installed; CI has it).
+    if (existsSync('/usr/bin/promtool') || process.env.CI === 'true') {
+      const checked = spawnSync('promtool', ['check', 'metrics'], { input: prom.body, encoding: 'utf8' });
+      expect(`${checked.status} ${checked.stdout}${checked.stderr}`).toBe('0 ');
+    }
     await new Promise((resolve) => server.close(resolve));
     const text = renderHostStatsText(await collectHostStats({ dir }), { title: 'svc' });
     expect(text).toMatch(/^svc: 1 process \(pid \d+\)\n {2}web\n {4}latency \(ms\) +n 1 +mean 12\.5 ms +p50 12\.\d ms/);
