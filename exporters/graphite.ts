@@ -100,6 +100,8 @@ export class GraphiteExporter implements MetricsExporter {
   private readonly hasOwnListener: boolean;
   private droppedSinceReport = 0;
   private pushes = 0;
+  /** The timestamp (whole seconds) of the last push: a second push in it would only repeat it. */
+  private lastPushSec = -1;
   private unsendable = 0;
   private forbidden = 0;
   private closed = false;
@@ -186,7 +188,9 @@ export class GraphiteExporter implements MetricsExporter {
     if (this.closed) return;
     try {
       const out: string[] = [];
-      const skipped = this.lines.render(this.read(), this.now() / 1000, out);
+      const sec = Math.floor(this.now() / 1000);
+      const skipped = this.lines.render(this.read(), sec, out);
+      this.lastPushSec = sec;
       this.pushes++;
       this.forbidden = skipped.forbidden;
       if (this.rules.failure !== undefined) {
@@ -215,13 +219,20 @@ export class GraphiteExporter implements MetricsExporter {
   }
 
   /**
-   * Stops the interval, pushes a last snapshot, gives buffered lines up to `shutdownTimeoutMs` to
-   * reach carbon, then closes the connection. Safe to call twice; never rejects.
+   * Stops the interval, pushes a last snapshot (unless one was pushed in this same second, as by
+   * a `flush()` just before), gives buffered lines up to `shutdownTimeoutMs` to reach carbon,
+   * then closes the connection. Safe to call twice; never rejects.
    */
   shutdown(): Promise<void> {
     if (this.shutdownPromise === undefined) {
       clearInterval(this.timer);
-      this.shutdownPromise = this.flush().then(() => {
+      let last: Promise<void>;
+      if (this.closed) last = Promise.resolve();
+      else {
+        if (Math.floor(this.now() / 1000) !== this.lastPushSec) this.push();
+        last = this.connection.drain(Date.now() + this.shutdownTimeoutMs);
+      }
+      this.shutdownPromise = last.then(() => {
         this.closed = true;
         const left = this.connection.stats().bufferedLines;
         if (left > 0) {

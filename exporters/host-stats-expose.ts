@@ -161,17 +161,22 @@ export function exposeStats(options: ExposeStatsOptions = {}): StatsExposure {
     settleReady(false);
     return exposure;
   }
+  let body: string | undefined;
   const s = createServer((socket) => {
     socket.on('error', () => {});
     socket.setTimeout(ANSWER_TIMEOUT_MS, () => socket.destroy());
     socket.resume(); // whatever a reader sends is discarded
-    let body: string;
-    try {
-      body = JSON.stringify(stats());
-    } catch (error) {
-      diagnostics.report(codes.HOST_STATS_ERROR, `tomograph: collecting stats for a reader failed: ${errorMessage(error)}`);
-      socket.destroy();
-      return;
+    // Readers that arrive together (several collectors, a burst) share one document: the
+    // registry is read once per turn of the event loop, not once per connection.
+    if (body === undefined) {
+      try {
+        body = JSON.stringify(stats());
+      } catch (error) {
+        diagnostics.report(codes.HOST_STATS_ERROR, `tomograph: collecting stats for a reader failed: ${errorMessage(error)}`);
+        socket.destroy();
+        return;
+      }
+      setImmediate(() => (body = undefined));
     }
     socket.end(body);
   });

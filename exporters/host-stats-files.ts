@@ -28,8 +28,10 @@ export function resolveServiceName(given: string | undefined): string {
   if (given !== undefined) return given;
   const env = process.env.TOMOGRAPH_SERVICE_NAME;
   if (env !== undefined && env.trim() !== '') return env;
-  // The tracer keeps its configured name privately; read it without widening its API.
-  const configured = (defaultTracer as unknown as { serviceName?: unknown }).serviceName;
+  // A public `service` getter where the tracer has one; else its private field, read without
+  // widening its API from here.
+  const tracer = defaultTracer as unknown as { service?: unknown; serviceName?: unknown };
+  const configured = typeof tracer.service === 'string' ? tracer.service : tracer.serviceName;
   if (typeof configured === 'string' && configured !== 'unknown_service') return configured;
   const script = process.argv[1];
   return script === undefined ? 'node' : basename(script, extname(script)) || 'node';

@@ -146,6 +146,7 @@ describe('GraphiteExporter transport', () => {
       expect(snapshots).toBe(1);
       await jest.advanceTimersByTimeAsync(120000);
       expect(snapshots).toBe(3);
+      await jest.advanceTimersByTimeAsync(1000);
       const first = exporter.shutdown();
       expect(exporter.shutdown()).toBe(first);
       await jest.advanceTimersByTimeAsync(10);

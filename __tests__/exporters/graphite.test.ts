@@ -145,3 +145,54 @@ describe('GraphiteExporter options', () => {
     expect(lines).toEqual([`${expected}.a 1 1700000000`]);
   });
 });
+
+describe('GraphiteExporter with a MetricsRegistry', () => {
+  async function lineServer(): Promise<{ port: number; lines: string[]; close(): Promise<void> }> {
+    const net = await import('node:net');
+    const lines: string[] = [];
+    let rest = '';
+    const server = net.createServer((socket) => {
+      socket.setEncoding('utf8');
+      socket.on('data', (data: string) => {
+        const parts = (rest + data).split('\n');
+        rest = parts.pop() as string;
+        lines.push(...parts);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      port: (server.address() as { port: number }).port,
+      lines,
+      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    };
+  }
+
+  test('level: only metrics at or above it are pushed, in the snapshot tree shape', async () => {
+    const { MetricsRegistry } = await import('tomograph/metrics');
+    const registry = new MetricsRegistry({ clock: () => 1000 });
+    registry.counter('a.debugged', { level: 'debug' }).inc(1);
+    registry.counter('a.info').inc(2);
+    registry.gauge('a.warned', { level: 'warn' }).set(3);
+    registry.counter('b.status', { labels: ['code'], level: 'error' }).labels({ code: '500' }).inc(4);
+    const server = await lineServer();
+    const exporter = new GraphiteExporter({ port: server.port, prefix: 'p', registry, level: 'warn', now: () => 1700000000000 });
+    expect(exporter.level).toBe('warn');
+    await exporter.shutdown();
+    await server.close();
+    expect(server.lines).toEqual(['p.a.warned 3 1700000000', 'p.b.status.500 4 1700000000']);
+    expect(() => new GraphiteExporter({ registry: { snapshot: () => ({}) }, level: 'warn' })).toThrow(/collect/);
+    expect(() => new GraphiteExporter({ registry, level: 'loud' as never })).toThrow(TypeError);
+  });
+
+  test('given to configure({ exporters }), it is shut down (and flushed) with the registry', async () => {
+    const { MetricsRegistry } = await import('tomograph/metrics');
+    const registry = new MetricsRegistry({ clock: () => 1000 });
+    registry.counter('jobs').inc(5);
+    const server = await lineServer();
+    const exporter = new GraphiteExporter({ port: server.port, prefix: 'p', registry, now: () => 1700000000000 });
+    registry.configure({ exporters: [exporter] });
+    await registry.shutdown();
+    await server.close();
+    expect(server.lines).toEqual(['p.jobs 5 1700000000']);
+  });
+});
