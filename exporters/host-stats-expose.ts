@@ -52,8 +52,8 @@ const KNOWN = new Set(['dir', 'serviceName', 'registry', 'gauges', 'keepTotalsOn
 const MERGES = new Set<GaugeMerge>(['sum', 'max', 'min', 'per-process']);
 /** A reader that takes longer than this to read our answer is dropped. */
 const ANSWER_TIMEOUT_MS = 5000;
-/** Readers served at once; more wait in the listen backlog. */
-const MAX_READERS = 16;
+/** Readers served at once; more are refused (each reader holds at most one document in memory). */
+const MAX_READERS = 64;
 
 const exposures = new Map<string, StatsExposure>();
 
