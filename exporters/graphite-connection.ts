@@ -1,5 +1,8 @@
 import { type LookupFunction, Socket } from 'node:net';
 
+/** How long a closing connection may keep the process alive to hand over its last queued bytes. */
+const CLOSE_GRACE_MS = 2000;
+
 /** Options of a `CarbonConnection`. */
 export interface CarbonConnectionOptions {
   host: string;
@@ -48,7 +51,8 @@ export interface CarbonConnectionStats {
  *   where the bound applies, instead of piling up in the socket's own unbounded buffer.
  * - A chunk whose write failed is queued again at the front: carbon stores a repeated
  *   (path, timestamp) once, so resending is harmless, and losing it is not.
- * - The socket and timers are unref'd: an open connection never keeps the process alive.
+ * - The socket and timers are unref'd: an open connection never keeps the process alive, except
+ *   while `drain()` (so `flush()`/`shutdown()`) waits, up to its deadline.
  */
 export class CarbonConnection {
   private readonly options: CarbonConnectionOptions;
@@ -63,6 +67,8 @@ export class CarbonConnection {
   private closed = false;
   private outage = false;
   private idleWaiters: (() => void)[] = [];
+  /** How many `drain()` calls are waiting: while any is, the socket is ref'd. */
+  private holding = 0;
   private readonly counts = { sentLines: 0, droppedLines: 0, connectAttempts: 0, connectFailures: 0 };
 
   constructor(options: CarbonConnectionOptions) {
@@ -94,6 +100,10 @@ export class CarbonConnection {
    */
   drain(deadlineMs: number): Promise<void> {
     if (this.lines.length === this.head && !this.waitingForDrain) return Promise.resolve();
+    // While someone waits (shutdown() at the end of a script), the socket and the deadline keep
+    // the process alive, or it would exit before the last lines left; never past the deadline.
+    this.holding++;
+    this.socket?.ref();
     if (this.backoffTimer !== undefined && this.socket === undefined) {
       clearTimeout(this.backoffTimer);
       this.backoffTimer = undefined;
@@ -101,12 +111,15 @@ export class CarbonConnection {
     }
     return new Promise((resolve) => {
       const timer = setTimeout(done, Math.max(0, deadlineMs - Date.now()));
-      timer.unref();
       const waiters = this.idleWaiters;
+      const release = (): void => {
+        if (--this.holding === 0) this.socket?.unref();
+      };
       function done(): void {
         clearTimeout(timer);
         const i = waiters.indexOf(done);
         if (i !== -1) waiters.splice(i, 1);
+        release();
         resolve();
       }
       waiters.push(done);
@@ -121,9 +134,13 @@ export class CarbonConnection {
     const socket = this.socket;
     if (socket !== undefined) {
       socket.end();
-      // A carbon that never reads would hold the FIN behind unsent data forever.
-      const timer = setTimeout(() => socket.destroy(), this.options.writeTimeoutMs);
-      timer.unref();
+      // Bytes still queued in the socket (a large last write) would be lost if the process
+      // exited now: hold it open for them, but not long, since a carbon that never reads would
+      // hold the FIN behind them forever.
+      const pending = socket.writableLength > 0;
+      if (pending) socket.ref();
+      const timer = setTimeout(() => socket.destroy(), pending ? CLOSE_GRACE_MS : this.options.writeTimeoutMs);
+      if (!pending) timer.unref();
       socket.once('close', () => clearTimeout(timer));
     }
     this.lines = [];
@@ -165,7 +182,7 @@ export class CarbonConnection {
     this.counts.connectAttempts++;
     const socket = new Socket();
     this.socket = socket;
-    socket.unref();
+    if (this.holding === 0) socket.unref();
     socket.setNoDelay(true);
     socket.setTimeout(connectTimeoutMs);
     socket.on('connect', () => {

@@ -1,5 +1,6 @@
 import { type ChildProcess, execFile, fork } from 'node:child_process';
 import http from 'node:http';
+import net from 'node:net';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -248,5 +249,30 @@ describe('GraphiteExporter never keeps the process alive', () => {
     });
     expect(out).toBe('shutdown true\n');
     expect(Date.now() - started).toBeLessThan(10000);
+  });
+
+  test('shutdown() as the last thing a script does still delivers every buffered line, then the process exits', async () => {
+    let lines = 0;
+    let ended: () => void = () => {};
+    const endedPromise = new Promise<void>((resolve) => (ended = resolve));
+    const server = net.createServer((socket) => {
+      socket.on('data', (data: Buffer) => {
+        for (const byte of data) if (byte === 10) lines++;
+      });
+      socket.on('end', () => ended());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const script = `
+      const { GraphiteExporter } = require(${JSON.stringify(join(build.root, 'dist', 'exporters', 'graphite.js'))});
+      const tree = {};
+      for (let i = 0; i < 20000; i++) tree['m' + i] = i;
+      new GraphiteExporter({ port: ${(server.address() as net.AddressInfo).port}, registry: { snapshot: () => tree }, maxBufferedLines: 100000 }).shutdown();
+    `;
+    await new Promise<void>((resolve, reject) => {
+      execFile(process.execPath, ['-e', script], { timeout: 20000 }, (error, _stdout, stderr) => (error ? reject(new Error(stderr || error.message)) : resolve()));
+    });
+    await endedPromise;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    expect(lines).toBe(20000);
   });
 });
