@@ -79,8 +79,9 @@ export function serveAsChild(app: RequestListener, options: ServeOptions = {}): 
   process.on('SIGINT', () => undefined);
 
   server.listen(options.port ?? 0, '127.0.0.1', () => {
-    // Host-wide stats: `npx tomograph-stats` beside the demo shows this service's metrics.
-    exposeStats();
+    // Host-wide stats: `npx tomograph-stats` beside the demo shows this service's metrics. The
+    // demo keeps no totals once stopped, so it leaves nothing behind in the temp directory.
+    exposeStats({ keepTotalsOnExit: false });
     const ready: ServiceMessage = { type: 'ready', port: (server.address() as AddressInfo).port };
     process.send?.(ready);
   });
