@@ -59,6 +59,8 @@ export interface CuttableProxy {
   readonly port: number;
   /** Destroys every connection through the proxy, as a broker that died would, and refuses new ones. */
   cut(): void;
+  /** Accepts connections again after `cut`, as a broker that came back would. */
+  restore(): void;
   /** Cuts and stops listening; resolves when the server is closed. */
   close(): Promise<void>;
 }
@@ -96,6 +98,9 @@ export async function cuttableProxy(target: { host: string; port: number }): Pro
   return {
     port,
     cut,
+    restore: () => {
+      refusing = false;
+    },
     close: () => {
       cut();
       return new Promise<void>((resolve) => server.close(() => resolve()));
