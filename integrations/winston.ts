@@ -9,7 +9,8 @@ export type { LogCorrelationOptions } from './log-fields';
 
 /** A winston (logform) format: what `winston.format.combine` and `createLogger({ format })` take. */
 export interface TraceFormat {
-  transform(info: Record<string | symbol, unknown>): Record<string | symbol, unknown>;
+  /** Sets the fields on `info` (inside a span) and returns it. */
+  transform<I extends object>(info: I): I;
 }
 
 /**
@@ -22,12 +23,13 @@ export interface TraceFormat {
 export function traceFormat(options: LogCorrelationOptions = {}): TraceFormat {
   const { tracer, traceId, spanId, traceFlags } = resolveLogFields('traceFormat', options);
   return {
-    transform(info) {
+    transform<I extends object>(info: I): I {
       const span = loggedSpan(tracer);
       if (span === undefined || info === null || typeof info !== 'object') return info;
-      if (info[traceId] === undefined) info[traceId] = span.traceId;
-      if (info[spanId] === undefined) info[spanId] = span.id;
-      if (info[traceFlags] === undefined) info[traceFlags] = span.sampled ? '01' : '00';
+      const entry = info as Record<string, unknown>;
+      if (entry[traceId] === undefined) entry[traceId] = span.traceId;
+      if (entry[spanId] === undefined) entry[spanId] = span.id;
+      if (entry[traceFlags] === undefined) entry[traceFlags] = span.sampled ? '01' : '00';
       return info;
     },
   };

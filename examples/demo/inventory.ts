@@ -10,7 +10,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { annotate, configure, trace } from 'tomograph';
 import { expressMiddleware } from 'tomograph/express';
 import { instrumentKnex } from 'tomograph/knex';
-import { closeDatabase, demoExporters, openDatabase, printDiagnostics, serveAsChild } from './service';
+import { closeDatabase, demoExporters, demoLogger, openDatabase, printDiagnostics, serveAsChild } from './service';
 
 configure({
   serviceName: 'inventory',
@@ -21,6 +21,7 @@ configure({
 });
 
 const db = openDatabase('inventory');
+const log = demoLogger('inventory');
 
 /** The warehouse's shelves. The shop also lists `vintage-poster`, which the warehouse dropped. */
 const STOCK = [
@@ -59,7 +60,10 @@ app.post('/reservations', async (req: Request, res: Response) => {
   const { sku, quantity } = req.body as { sku: string; quantity: number };
   const answer = await db.transaction(async (trx) => {
     const row = await trx('stock').where({ sku }).first('on_hand', 'reserved');
-    if (row === undefined) return { status: 404, body: { error: `no stock record for ${sku}` } };
+    if (row === undefined) {
+      log.warn({ sku }, 'reservation for an unknown sku');
+      return { status: 404, body: { error: `no stock record for ${sku}` } };
+    }
     const available = row.on_hand - row.reserved;
     if (available < quantity) return { status: 409, body: { error: `only ${available} ${sku} left` } };
     await trx('stock').where({ sku }).increment('reserved', quantity);
