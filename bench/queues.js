@@ -44,6 +44,7 @@ const ROUNDS = numberOption('rounds', 11);
 const MESSAGES = numberOption('messages', 2000);
 const JOBS = numberOption('jobs', 300);
 const tracer = new Tracer({ serviceName: 'bench', exporters: [{ export() {} }], maxQueueSize: 100_000 });
+const oneHeaderTracer = new Tracer({ serviceName: 'bench', exporters: [{ export() {} }], maxQueueSize: 100_000, propagation: ['traceparent'] });
 const unique = (what) => `tomograph-bench-${what}-${process.pid}-${randomBytes(4).toString('hex')}`;
 
 function reachable(port) {
@@ -92,6 +93,7 @@ const AMQP_VARIANTS = {
   untraced: 'no tracing',
   'tomograph-request': 'a `trace()` span per message, amqplib not instrumented',
   'tomograph-request+amqplib': 'the same, plus `instrumentAmqplib` on both channels (PRODUCER and CONSUMER spans)',
+  'tomograph-request+amqplib, traceparent only': "the same with `propagation: ['traceparent']` (one header, as OpenTelemetry writes, instead of the default three)",
   'otel-request': 'a `startActiveSpan` span per message, amqplib not instrumented',
   'otel-request+amqplib': 'the same, plus `@opentelemetry/instrumentation-amqplib`',
 };
@@ -103,7 +105,8 @@ async function amqpBlock(connection, variant) {
   const consumer = await connection.createChannel();
   await publisher.assertQueue(queue, { durable: false, autoDelete: false });
   await consumer.prefetch(100);
-  const undos = variant === 'tomograph-request+amqplib' ? [instrumentAmqplib(publisher, { tracer }), instrumentAmqplib(consumer, { tracer })] : [];
+  const t = variant.endsWith('traceparent only') ? oneHeaderTracer : tracer;
+  const undos = variant.startsWith('tomograph-request+amqplib') ? [instrumentAmqplib(publisher, { tracer: t }), instrumentAmqplib(consumer, { tracer: t })] : [];
   let acked = 0;
   let allAcked;
   const done = new Promise((resolve) => (allAcked = resolve));
@@ -113,7 +116,7 @@ async function amqpBlock(connection, variant) {
   });
   const body = Buffer.from('{"order":42}');
   const publish = variant.startsWith('tomograph')
-    ? () => tracer.trace('request', () => publisher.sendToQueue(queue, body))
+    ? () => t.trace('request', () => publisher.sendToQueue(queue, body))
     : variant.startsWith('otel')
       ? () => otelTracer.startActiveSpan('request', (span) => { const ok = publisher.sendToQueue(queue, body); span.end(); return ok; })
       : () => publisher.sendToQueue(queue, body);
@@ -194,6 +197,7 @@ async function main() {
     console.log('BullMQ: skipped, no Redis on 127.0.0.1:6379');
   }
   await tracer.shutdown();
+  await oneHeaderTracer.shutdown();
 }
 
 main().catch((error) => {
