@@ -2,7 +2,11 @@
  * `instrumentAmqplib` against the real RabbitMQ (127.0.0.1:5672, guest/guest). Every queue and
  * exchange is named after this process and run, and deleted afterwards.
  */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import amqplib from 'amqplib';
+import ts from 'typescript';
 import callbackApi from 'amqplib/callback_api';
 import { instrumentAmqplib } from 'tomograph/amqplib';
 import { codes } from '../../lib/codes';
@@ -15,6 +19,24 @@ type Channel = Awaited<ReturnType<Connection['createChannel']>>;
 type Message = NonNullable<Parameters<Parameters<Channel['consume']>[1]>[0]>;
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** lib/ and the amqplib integration transpiled into a temp directory, for a child process. */
+function compileForChild(): string {
+  const root = path.join(__dirname, '..', '..');
+  const out = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'tomograph-amqplib-'));
+  for (const [folder, keep] of [['lib', () => true], ['integrations', (f: string) => /^(amqplib|messaging-)/.test(f)]] as const) {
+    fs.mkdirSync(path.join(out, folder));
+    for (const file of fs.readdirSync(path.join(root, folder))) {
+      if (!file.endsWith('.ts') || !keep(file)) continue;
+      const { outputText } = ts.transpileModule(fs.readFileSync(path.join(root, folder, file), 'utf8'), {
+        fileName: file,
+        compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.CommonJS, esModuleInterop: true },
+      });
+      fs.writeFileSync(path.join(out, folder, file.replace(/\.ts$/, '.js')), outputText);
+    }
+  }
+  return out;
+}
 
 describeBroker('rabbitmq', 'instrumentAmqplib', () => {
   let connection: Connection;
@@ -199,6 +221,24 @@ describeBroker('rabbitmq', 'instrumentAmqplib', () => {
     expect(rejected.parentId).toBe(failed.parentId);
     undo2();
     await ch2.close();
+  });
+
+  test('an async handler that rejects: the span fails, and the rejection stays unhandled, with the handler\'s own error', async () => {
+    // In a child process: Jest would take the unhandled rejection for its own failure.
+    const dir = compileForChild();
+    try {
+      const child = spawn(process.execPath, [path.join(__dirname, '..', 'fixtures', 'amqplib-unhandled.js')], {
+        env: { ...process.env, TOMOGRAPH_TEST_LIB: dir, AMQP_URL: amqpUrl() },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      const code = await new Promise((resolve) => child.on('close', resolve));
+      expect(JSON.parse(out)).toEqual({ sameError: true, spanError: 'async boom' });
+      expect(code).toBe(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('noAck consumers: the span ends when the handler settles', async () => {
