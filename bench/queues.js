@@ -140,6 +140,7 @@ const BULL_VARIANTS = {
   untraced: 'no tracing',
   'tomograph-request': 'a `trace()` span per add, BullMQ not instrumented',
   'tomograph-request+bullmq': 'the same, plus `instrumentQueue` and `tracedProcessor` (PRODUCER and CONSUMER spans)',
+  'tomograph-request+bullmq, traceparent only': "the same with `propagation: ['traceparent']`",
 };
 
 async function bullmqBench() {
@@ -153,15 +154,19 @@ async function bullmqBench() {
     if (++processed === JOBS) onProcessed();
   };
   const traced = tracedProcessor(plain, { tracer });
+  const tracedOneHeader = tracedProcessor(plain, { tracer: oneHeaderTracer });
   let current = plain;
   const worker = new Worker('bench', (job) => current(job), { connection, prefix, concurrency: 50 });
   await worker.waitUntilReady();
   const samples = await rotateRounds(BULL_VARIANTS, async (variant) => {
     processed = 0;
     const done = new Promise((resolve) => (onProcessed = resolve));
-    current = variant === 'tomograph-request+bullmq' ? traced : plain;
-    const undo = variant === 'tomograph-request+bullmq' ? instrumentQueue(queue, { tracer }) : () => undefined;
-    const add = variant === 'untraced' ? (i) => queue.add('job', { i }) : (i) => tracer.trace('request', () => queue.add('job', { i }));
+    const oneHeader = variant.endsWith('traceparent only');
+    const t = oneHeader ? oneHeaderTracer : tracer;
+    const instrumented = variant.startsWith('tomograph-request+bullmq');
+    current = !instrumented ? plain : oneHeader ? tracedOneHeader : traced;
+    const undo = instrumented ? instrumentQueue(queue, { tracer: t }) : () => undefined;
+    const add = variant === 'untraced' ? (i) => queue.add('job', { i }) : (i) => t.trace('request', () => queue.add('job', { i }));
     const result = await measure(JOBS, async () => {
       const adds = [];
       for (let i = 0; i < JOBS; i++) adds.push(add(i));

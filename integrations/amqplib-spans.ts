@@ -100,7 +100,7 @@ export class ChannelTracing {
       tagIds(span, message.properties?.messageId, message.properties?.correlationId);
     }
     const tag = fields?.deliveryTag;
-    if (!noAck && typeof tag === 'number') {
+    if (!noAck && typeof tag === 'number' && span !== NOOP_SPAN) {
       this.unacked.set(tag, span);
       if (this.unacked.size > MAX_UNACKED) {
         for (const [oldest, oldSpan] of this.unacked) {
