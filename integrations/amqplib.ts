@@ -30,7 +30,7 @@ const KNOWN_OPTIONS = ['tracer', 'root'] as const;
 const INSTRUMENTED: unique symbol = Symbol('tomograph.amqplib');
 
 /**
- * Traces one amqplib channel (amqplib 0.10 to 2.x, promise or callback API, `createChannel` or
+ * Traces one amqplib channel (tested with amqplib 2.3; promise or callback API, `createChannel` or
  * `createConfirmChannel`), by wrapping methods on this channel object only:
  *
  * - `publish` and `sendToQueue`: a PRODUCER span `publish <exchange>` (`publish <queue>` on the

@@ -22,7 +22,7 @@ export interface TracedProcessorOptions {
   tracer?: Tracer;
 }
 
-/** A BullMQ `Queue` (5.x or 6.x), as far as instrumenting it goes. */
+/** A BullMQ `Queue` (tested with BullMQ 6.7), as far as instrumenting it goes. */
 export interface BullmqQueue {
   readonly name: string;
   add: Function;
