@@ -266,6 +266,40 @@ describeBroker('rabbitmq', 'instrumentAmqplib', () => {
     await ch.close();
   });
 
+  test('ack with allUpTo ends every span up to it; nackAll the rest; an ack after the handler returned ends its span then', async () => {
+    const { tracer, spans } = collectingTracer();
+    const queue = await freshQueue('allupto');
+    const ch = await connection.createChannel();
+    await ch.prefetch(10);
+    const undo = instrumentAmqplib(ch, { tracer });
+    const received: Message[] = [];
+    const six = countdown(6);
+    await ch.consume(queue, (msg: Message | null) => {
+      if (msg === null) return;
+      // Acked later, from outside the handler: the span waits for it.
+      received.push(msg);
+      six.hit();
+    });
+    await tracer.trace('request', () => {
+      for (let i = 0; i < 6; i++) ch.sendToQueue(queue, Buffer.from(String(i)), { messageId: String(i) });
+    });
+    await six.done;
+    await tick();
+    expect(spans.spans.filter((s) => s.kind === 'CONSUMER')).toEqual([]);
+    ch.ack(received[3], true);
+    const acked = await spans.waitForCount(4, (s) => s.kind === 'CONSUMER');
+    expect(acked.map((s) => s.tags['messaging.message.id']).sort()).toEqual(['0', '1', '2', '3']);
+    expect(acked.every((s) => s.error === undefined)).toBe(true);
+    ch.nackAll(false);
+    const all = await spans.waitForCount(6, (s) => s.kind === 'CONSUMER');
+    const nacked = all.filter((s) => s.error !== undefined);
+    expect(nacked.map((s) => s.tags['messaging.message.id']).sort()).toEqual(['4', '5']);
+    expect(nacked[0]).toMatchObject({ error: 'message nacked', tags: { 'messaging.rabbitmq.requeue': false } });
+    expect(tracer.stats().spansStarted).toBe(tracer.stats().spansFinished);
+    undo();
+    await ch.close();
+  });
+
   test('malformed and hostile trace headers: counted, a new root trace each, the handler still gets the message', async () => {
     const { tracer, spans, diagnostics } = collectingTracer();
     const queue = await freshQueue('hostile');
