@@ -2,6 +2,8 @@
  * `tomograph/bullmq` against the real Redis (127.0.0.1:6379). Every queue lives under a key
  * prefix of this process and run, obliterated afterwards.
  */
+import { ROOT_CONTEXT, trace as otelTrace } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { FlowProducer, type Job, Queue, Worker } from 'bullmq';
 import { instrumentFlowProducer, instrumentQueue, tracedProcessor } from 'tomograph/bullmq';
 import { codes } from '../../lib/codes';
@@ -284,5 +286,39 @@ describeBroker('redis', 'tomograph/bullmq', () => {
     expect(() => instrumentQueue({} as never)).toThrow(expect.objectContaining({ code: codes.INVALID_OPTION }));
     expect(() => tracedProcessor(42 as never)).toThrow(TypeError);
     expect(() => instrumentFlowProducer(q as never, { bad: true } as never)).toThrow(/unknown option "bad"/);
+  });
+});
+
+// What bullmq-otel does with `opts.telemetry.metadata`: JSON of the headers OpenTelemetry's
+// propagator writes, read back with the same propagator. No Redis needed: the job is a plain object.
+describe('tomograph/bullmq and bullmq-otel read each other\'s job metadata', () => {
+  const propagator = new W3CTraceContextPropagator();
+  const getter = { get: (carrier: Record<string, string>, key: string) => carrier[key], keys: (c: Record<string, string>) => Object.keys(c) };
+  const setter = { set: (carrier: Record<string, string>, key: string, value: string) => void (carrier[key] = value) };
+
+  test('a job added by tomograph continues under OpenTelemetry', async () => {
+    const { tracer, spans } = collectingTracer();
+    const added: { opts?: { telemetry?: { metadata?: string } } }[] = [];
+    const fakeQueue = { name: 'mail', add: async (_n: string, _d: unknown, opts: never) => (added.push({ opts }), { id: '7' }), addBulk: async () => [] };
+    instrumentQueue(fakeQueue, { tracer });
+    await tracer.trace('request', () => fakeQueue.add('welcome', {}, undefined as never));
+    const producer = await spans.waitFor((s) => s.kind === 'PRODUCER');
+    const carrier = JSON.parse(String(added[0].opts?.telemetry?.metadata)) as Record<string, string>;
+    const context = propagator.extract(ROOT_CONTEXT, carrier, getter);
+    expect(otelTrace.getSpanContext(context)).toMatchObject({ traceId: producer.traceId, spanId: producer.id, traceFlags: 1 });
+    expect(producer.tags['messaging.message.id']).toBe('7');
+  });
+
+  test('a job added under OpenTelemetry continues in tomograph\'s processor', async () => {
+    const { tracer, spans } = collectingTracer();
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const spanId = '00f067aa0ba902b7';
+    const carrier: Record<string, string> = {};
+    propagator.inject(otelTrace.setSpanContext(ROOT_CONTEXT, { traceId, spanId, traceFlags: 1 }), carrier, setter);
+    const job = { id: '9', name: 'welcome', queueName: 'mail', attemptsMade: 0, opts: { telemetry: { metadata: JSON.stringify(carrier) } } };
+    const processed = await tracedProcessor(async (_job: unknown) => tracer.currentSpan()?.traceId, { tracer })(job);
+    expect(processed).toBe(traceId);
+    const consumer = await spans.waitFor((s) => s.kind === 'CONSUMER');
+    expect(consumer).toMatchObject({ traceId, parentId: spanId, name: 'process mail' });
   });
 });
