@@ -224,6 +224,8 @@ describeBroker('redis', 'tomograph/bullmq', () => {
 
   test('Redis goes away mid-run: jobs being processed end their spans, adds wait for Redis as BullMQ makes them, nothing leaks', async () => {
     const { tracer, spans, diagnostics } = collectingTracer();
+    // Through the shared connection: afterAll obliterates the queue whatever happens here.
+    queue('cut');
     const proxy = await cuttableProxy(brokers.redis);
     const viaProxy = { host: '127.0.0.1', port: proxy.port, maxRetriesPerRequest: null, retryStrategy: () => 20 };
     const q = new Queue('cut', { connection: viaProxy, prefix });
