@@ -124,6 +124,7 @@ export function instrumentAmqplib(channel: AmqpChannel, options: AmqplibInstrume
 function tracedPublish(t: ChannelTracing, previous: Function): Function {
   return function publish(this: unknown, exchange: unknown, routingKey: unknown, content: unknown, options?: unknown, confirmed?: unknown) {
     if (!t.on) return previous.apply(this, arguments);
+    const args = arguments;
     let span: Span | undefined;
     let traced: AmqpPublishOptions;
     try {
@@ -153,7 +154,10 @@ function tracedPublish(t: ChannelTracing, previous: Function): Function {
         result = previous.call(this, exchange, routingKey, content, traced);
       }
     } catch (error) {
-      // The app's error (a closed channel, headers too large): recorded, then passed on as it is.
+      // amqplib refuses a headers table over 64 KiB before sending anything: if ours tipped it
+      // over, the message goes as the app made it, without a token, rather than not at all.
+      if (error instanceof RangeError) return publishUntraced(t, producer, previous, this, args, error);
+      // The app's error (a closed channel, say): recorded, then passed on as it is.
       producer.fail(error);
       producer.end();
       throw error;
@@ -163,6 +167,23 @@ function tracedPublish(t: ChannelTracing, previous: Function): Function {
     if (!t.confirm) producer.end();
     return result;
   };
+}
+
+/** Publishes with the caller's own arguments after the traced ones were refused as too large. */
+function publishUntraced(t: ChannelTracing, producer: Span, previous: Function, self: unknown, args: IArguments, first: RangeError): unknown {
+  let result: unknown;
+  try {
+    result = previous.apply(self, args);
+  } catch (error) {
+    // Too large without our headers too: the app's own error.
+    producer.fail(error);
+    producer.end();
+    throw error;
+  }
+  reportFault(t.tracer, 'instrumentAmqplib', 'add trace headers (the message headers would be over 64 KiB)', first);
+  producer.annotate('trace headers dropped');
+  producer.end();
+  return result;
 }
 
 function tracedConsume(t: ChannelTracing, previous: Function): Function {

@@ -300,6 +300,46 @@ describeBroker('rabbitmq', 'instrumentAmqplib', () => {
     await ch.close();
   });
 
+  test('headers just under amqplib\'s 64 KiB limit: the message goes without a token rather than not at all', async () => {
+    const { tracer, spans, diagnostics } = collectingTracer();
+    const queue = await freshQueue('large');
+    const raw = await connection.createChannel();
+    // The longest header value amqplib still sends (it throws a RangeError, sending nothing, past it).
+    let size = 65_536;
+    for (;;) {
+      try {
+        raw.sendToQueue(queue, Buffer.from('probe'), { headers: { pad: 'x'.repeat(size) } });
+        break;
+      } catch (error) {
+        expect(error).toBeInstanceOf(RangeError);
+        size--;
+      }
+    }
+    const ch = await connection.createConfirmChannel();
+    const undo = instrumentAmqplib(ch, { tracer });
+    const confirmed = new Promise<unknown>((resolve) =>
+      tracer.trace('request', () => ch.sendToQueue(queue, Buffer.from('big'), { headers: { pad: 'x'.repeat(size) } }, resolve)),
+    );
+    expect(await confirmed).toBeNull();
+    const producer = await spans.waitFor((s) => s.kind === 'PRODUCER');
+    expect(producer.notes.map((n) => n.value)).toEqual(['trace headers dropped']);
+    expect(producer.error).toBeUndefined();
+    expect(diagnostics.map((d) => d.code)).toEqual([codes.INTEGRATION_ERROR]);
+    // Still too large without our headers: the app's own RangeError, unchanged.
+    const tooLarge = tracer.trace('request', () => {
+      try {
+        ch.sendToQueue(queue, Buffer.from('x'), { headers: { pad: 'x'.repeat(size + 1000) } });
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    });
+    expect(tooLarge).toBeInstanceOf(RangeError);
+    undo();
+    await ch.close();
+    await raw.close();
+  });
+
   test('malformed and hostile trace headers: counted, a new root trace each, the handler still gets the message', async () => {
     const { tracer, spans, diagnostics } = collectingTracer();
     const queue = await freshQueue('hostile');
