@@ -68,8 +68,12 @@ export function instrumentQueue(queue: BullmqQueue, options: BullmqInstrumentati
     patchMethod(patches, queue, 'add', (previous) =>
       function add(this: unknown, name: unknown, data: unknown, opts?: unknown) {
         const span = on() ? safeStart(tracer, () => startProducer(tracer, root, queueName, name, opts)) : undefined;
-        if (span === undefined) return previous.apply(this, arguments);
-        return settleProducers([span], () => previous.call(this, name, data, withToken(tracer, span, opts)), (job) => [job]);
+        const traced = span === undefined ? undefined : safeStart(tracer, () => withToken(tracer, span, opts));
+        if (span === undefined || traced === undefined) {
+          span?.end();
+          return previous.apply(this, arguments);
+        }
+        return settleProducers([span], () => previous.call(this, name, data, traced), (job) => [job]);
       },
     );
     patchMethod(patches, queue, 'addBulk', (previous) =>
@@ -95,9 +99,12 @@ export function instrumentQueue(queue: BullmqQueue, options: BullmqInstrumentati
       function upsertJobScheduler(this: unknown, id: unknown, repeat: unknown, template?: unknown) {
         const t = template !== null && typeof template === 'object' ? (template as { name?: unknown; opts?: unknown }) : undefined;
         const span = on() ? safeStart(tracer, () => startProducer(tracer, root, queueName, t?.name ?? id, t?.opts)) : undefined;
-        if (span === undefined) return previous.apply(this, arguments);
+        const traced = span === undefined ? undefined : safeStart(tracer, () => ({ ...t, opts: withToken(tracer, span, t?.opts) }));
+        if (span === undefined || traced === undefined) {
+          span?.end();
+          return previous.apply(this, arguments);
+        }
         if (span.recording && typeof id === 'string') span.tag('bullmq.job_scheduler.id', id);
-        const traced = { ...t, opts: withToken(tracer, span, t?.opts) };
         return settleProducers([span], () => previous.call(this, id, repeat, traced), (job) => [job]);
       },
     );
@@ -125,7 +132,10 @@ export function instrumentFlowProducer(flowProducer: BullmqFlowProducer, options
         if (!on()) return previous.apply(this, arguments);
         const spans: Span[] = [];
         const traced = tracedFlows([flow], spans);
-        if (traced === undefined || spans.length === 0) return previous.apply(this, arguments);
+        if (traced === undefined || spans.length === 0) {
+          for (const span of spans) span.end();
+          return previous.apply(this, arguments);
+        }
         const args = Array.prototype.slice.call(arguments);
         args[0] = traced[0];
         return settleProducers(spans, () => previous.apply(this, args), () => []);
@@ -136,7 +146,10 @@ export function instrumentFlowProducer(flowProducer: BullmqFlowProducer, options
         if (!on() || !Array.isArray(flows)) return previous.apply(this, arguments);
         const spans: Span[] = [];
         const traced = tracedFlows(flows, spans);
-        if (traced === undefined || spans.length === 0) return previous.apply(this, arguments);
+        if (traced === undefined || spans.length === 0) {
+          for (const span of spans) span.end();
+          return previous.apply(this, arguments);
+        }
         return settleProducers(spans, () => previous.call(this, traced), () => []);
       },
     );

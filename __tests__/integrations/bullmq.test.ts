@@ -331,4 +331,17 @@ describe('tomograph/bullmq and bullmq-otel read each other\'s job metadata', () 
     const consumer = await spans.waitFor((s) => s.kind === 'CONSUMER');
     expect(consumer).toMatchObject({ traceId, parentId: spanId, name: 'process mail' });
   });
+
+  test('job options that throw when read: the add goes on as the app made it, the fault is reported, no span left open', async () => {
+    const { tracer, diagnostics } = collectingTracer();
+    const seen: unknown[] = [];
+    const fakeQueue = { name: 'mail', add: async (_n: string, _d: unknown, opts: unknown) => (seen.push(opts), { id: '1' }), addBulk: async () => [] };
+    instrumentQueue(fakeQueue, { tracer });
+    const hostile = Object.defineProperty({}, 'telemetry', { enumerable: true, get: () => { throw new Error('hostile getter'); } });
+    await tracer.trace('request', () => fakeQueue.add('x', {}, hostile as never));
+    expect(seen).toEqual([hostile]);
+    expect(seen[0]).toBe(hostile);
+    expect(diagnostics.map((d) => d.code)).toEqual([codes.INTEGRATION_ERROR]);
+    expect(tracer.stats().spansStarted).toBe(tracer.stats().spansFinished);
+  });
 });
