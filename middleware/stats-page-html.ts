@@ -171,6 +171,12 @@ function renderNode(
     for (const key of children) if (!METER_KEYS.has(key)) renderNode(view, [...keys, key], value[key], depth + 1, undefined, rows);
     return;
   }
+  if (kind === 'counter' || kind === 'gauge') {
+    // A number whose path another metric extends: the registry keeps it as `value` beside the children.
+    rows.push(`${head}${cell(value.value, undefined, unit)}${emptyCells(VALUE_COLUMNS - 1)}</tr>`);
+    for (const key of children) if (key !== 'value') renderNode(view, [...keys, key], value[key], depth + 1, undefined, rows);
+    return;
+  }
   // A group, or a labelled metric whose series follow.
   const note = labelled ? `${children.length} series by ${metric.labelNames.join(', ')}` : '';
   rows.push(`${head}<td class="v text" colspan="${VALUE_COLUMNS}">${escapeHtml(note)}</td></tr>`);

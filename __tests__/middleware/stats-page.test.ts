@@ -269,3 +269,59 @@ describe('set-up', () => {
     }
   });
 });
+
+describe('with the real registry', () => {
+  test('the default registry by default: timeMe with its errors, labelled histograms, derived metrics, a counter extended by a child', async () => {
+    // Module functions write to the default registry, which statsPage() reads when given none.
+    const { counter, countByValue, gauge, histogram, sumOf, timeMe } = await import('../../lib/metrics');
+    const job = timeMe('page_test.job', (fail: boolean) => {
+      if (fail) throw new Error('failed job');
+      return 1;
+    });
+    job(false);
+    expect(() => job(true)).toThrow('failed job');
+    histogram('page_test.query', { labels: ['op'], unit: 'ms' }).labels({ op: 'select' }).record(5);
+    counter('page_test.hits').inc(2);
+    counter('page_test.hits.bots').inc(1);
+    gauge('page_test.workers.alpha').set(1);
+    gauge('page_test.workers.beta').set(2);
+    sumOf('page_test.overall', 'page_test.workers.*');
+    countByValue('page_test.states', 'page_test.workers.*', { values: { idle: 1, busy: 2, dead: 3 } });
+
+    const app = express5();
+    app.use('/_stats', statsPage());
+    const { origin } = await listen(createServer(app));
+    const html = await (await fetch(`${origin}/_stats/page_test`)).text();
+    const rows = [...html.matchAll(/<tr class="d(\d+)[^"]*" data-path="([^"]*)" data-kind="([a-z]+)">/g)].map((m) => [Number(m[1]), m[2], m[3]]);
+    expect(rows).toEqual([
+      [0, 'page_test', 'group'],
+      [1, 'page_test.hits', 'counter'],
+      [2, 'page_test.hits.bots', 'counter'],
+      [1, 'page_test.job', 'histogram'],
+      [2, 'page_test.job.errors', 'counter'],
+      [1, 'page_test.overall', 'gauge'],
+      [1, 'page_test.query', 'histogram'],
+      [2, 'page_test.query.select', 'histogram'],
+      [1, 'page_test.states', 'gauge'],
+      [2, 'page_test.states.idle', 'gauge'],
+      [2, 'page_test.states.busy', 'gauge'],
+      [2, 'page_test.states.dead', 'gauge'],
+      [1, 'page_test.workers', 'group'],
+      [2, 'page_test.workers.alpha', 'gauge'],
+      [2, 'page_test.workers.beta', 'gauge'],
+    ]);
+    const row = (path: string) => html.split('\n').find((line) => line.includes(`data-path="${path}"`))!;
+    expect(row('page_test.hits')).toMatch(/<td class="v" title="2">2<\/td>/);
+    expect(row('page_test.job.errors')).toMatch(/<td class="v" title="1">1<\/td>/);
+    expect(row('page_test.job')).toMatch(/data-field="count" title="2">2</);
+    expect(row('page_test.query.select')).toContain('op=<b>select</b>');
+    expect(row('page_test.overall')).toMatch(/title="3">3</);
+    const json = await (await fetch(`${origin}/_stats/page_test?format=json&query=${encodeURIComponent('errors >= 1')}`)).json();
+    expect(json).toEqual({ job: { errors: 1 } });
+    const states = await (await fetch(`${origin}/_stats/page_test/states?format=json`)).json();
+    expect(states).toEqual({ idle: 1, busy: 1, dead: 0 });
+    const prom = await (await fetch(`${origin}/_stats/page_test?format=prometheus`)).text();
+    expect(prom).toContain('page_test_states{value="dead"} 0\n');
+    if (havePrometheus()) expect(promtoolCheck(prom)).toEqual({ code: 0, output: '' });
+  });
+});
