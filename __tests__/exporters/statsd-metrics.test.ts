@@ -1,6 +1,7 @@
 import { StatsdExporter, type StatsdExporterOptions } from '../../exporters/statsd';
 import { formatRate } from '../../exporters/statsd-metrics';
 import { configure, shutdown } from '../../lib';
+import { MetricsRegistry } from '../../lib/metrics';
 import type { HistogramUpdate, MetricsUpdate } from '../../lib/metrics/types';
 import type { DiagnosticEvent } from '../../lib/types';
 import { StatsdDaemon } from '../helpers/statsd-daemon';
@@ -203,5 +204,49 @@ describe('options and faults', () => {
     expect(formatRate(1e-7)).toBe('0.0000001');
     expect(formatRate(2 / 3e6)).toBe('0.000000666666666667');
     expect(3 / Number(formatRate(3 / 7))).toBeCloseTo(7, 9);
+  });
+});
+
+describe('through a real registry (configureMetrics)', () => {
+  test('many concurrent flows of incr total exactly at the daemon; timers, gauges, meters; the exporter\'s level filters', async () => {
+    const prefix = uniquePrefix();
+    const all = makeExporter({ prefix });
+    const important = makeExporter({ prefix: `${prefix}_warn`, level: 'warn' });
+    const registry = new MetricsRegistry();
+    registry.configure({ exporters: [all, important], intervalMs: 3_600_000 });
+    try {
+      const requests = registry.counter('web.requests', { labels: ['status'] });
+      const ok = requests.labels({ status: '200' });
+      const latency = registry.histogram('web.latency', { unit: 'ms' });
+      registry.gauge('queue.depth', () => 4);
+      registry.meter('jobs.done').mark(3);
+      registry.counter('alerts', { level: 'error' }).inc(2);
+      // 50 concurrent flows, each 20 increments across awaits: 1000 in all.
+      await Promise.all(Array.from({ length: 50 }, async (_, flow) => {
+        for (let i = 0; i < 20; i++) {
+          ok.inc();
+          latency.record(flow + 1);
+          await Promise.resolve();
+        }
+      }));
+      await registry.flush();
+      for (let i = 0; i < 500; i++) ok.inc();
+      await registry.flush();
+
+      expect(await daemon.counter(`${prefix}.shop.web.requests.200`, 1500)).toBe(1500);
+      const timer = await daemon.timer(`${prefix}.shop.web.latency`, 1000);
+      expect(Math.round(timer.count)).toBe(1000);
+      expect(timer).toMatchObject({ lower: 1, upper: 50 });
+      expect(await daemon.counter(`${prefix}.shop.jobs.done`, 3)).toBe(3);
+      expect(await daemon.counter(`${prefix}.shop.alerts`, 2)).toBe(2);
+      expect(daemon.linesFor(`${prefix}.shop.queue.depth:`)[0]).toBe(`${prefix}.shop.queue.depth:4|g`);
+      // The 'warn' exporter got the error-level counter only.
+      expect(await daemon.counter(`${prefix}_warn.shop.alerts`, 2)).toBe(2);
+      expect(new Set(daemon.linesFor(`${prefix}_warn.`).map((line) => line.slice(0, line.indexOf(':'))))).toEqual(
+        new Set([`${prefix}_warn.shop.alerts`]),
+      );
+    } finally {
+      await registry.shutdown();
+    }
   });
 });
