@@ -17,12 +17,14 @@ const UNITLESS = new Set<string>(['count']);
 const METER_FIELDS = ['count', 'mean', 'm1', 'm5', 'm15'] as const;
 const METER_KEYS = new Set<string>(METER_FIELDS);
 const VALUE_COLUMNS = HISTOGRAM_FIELDS.length;
-const BAR_WIDTH = 56;
+const BAR_WIDTH = 48;
 
 /** The policy of the HTML page: its one stylesheet, no script at all, forms to itself only. */
 export const STATS_PAGE_CSP = [
   "default-src 'none'",
   `style-src 'sha256-${createHash('sha256').update(STATS_STYLE, 'utf8').digest('base64')}'`,
+  // The favicon is an empty data: URL (no request for /favicon.ico).
+  'img-src data:',
   "base-uri 'none'",
   "form-action 'self'",
   "frame-ancestors 'none'",
@@ -166,7 +168,8 @@ function renderNode(
     return;
   }
   if (kind === 'meter') {
-    const cells = METER_FIELDS.map((field, i) => cell(value[field], undefined, i === 0 ? undefined : '/s', i === 0 ? undefined : field));
+    // Rates do not fit the histogram columns' headers: each cell names its field.
+    const cells = METER_FIELDS.map((field, i) => cell(value[field], undefined, i === 0 ? undefined : '/s', i === 0 ? undefined : field, i > 0));
     rows.push(`${head}${cells.join('')}${emptyCells(VALUE_COLUMNS - METER_FIELDS.length)}</tr>`);
     for (const key of children) if (!METER_KEYS.has(key)) renderNode(view, [...keys, key], value[key], depth + 1, undefined, rows);
     return;
@@ -201,7 +204,7 @@ function emptyCells(n: number): string {
   return n <= 0 ? '' : '<td class="v none"></td>'.repeat(n);
 }
 
-function cell(value: StatsValue | undefined, barMax: number | undefined, unit: string | undefined, field?: string): string {
+function cell(value: StatsValue | undefined, barMax: number | undefined, unit: string | undefined, field?: string, named = false): string {
   const title = field === undefined ? '' : ` data-field="${field}"`;
   if (value === undefined || value === null) return `<td class="v none"${title}>–</td>`;
   if (typeof value !== 'number') return `<td class="v text"${title}>${escapeHtml(value)}</td>`;
@@ -211,7 +214,8 @@ function cell(value: StatsValue | undefined, barMax: number | undefined, unit: s
     const width = Math.max(1, Math.min(BAR_WIDTH, Math.round((value / barMax) * BAR_WIDTH)));
     bar = `<svg width="${BAR_WIDTH}" height="4" aria-hidden="true"><rect class="track" width="${BAR_WIDTH}" height="4"/><rect class="fill" width="${width}" height="4"/></svg>`;
   }
-  return `<td class="v"${title} title="${escapeHtml(String(value))}">${formatNumber(value)}${u}${bar}</td>`;
+  const key = named && field !== undefined ? `<span class="k">${field}</span>` : '';
+  return `<td class="v"${title} title="${escapeHtml(String(value))}">${key}${formatNumber(value)}${u}${bar}</td>`;
 }
 
 /** A number for reading: integers grouped by thousands, others to 4 significant digits. */

@@ -56,15 +56,15 @@ main { padding: 12px 16px 24px; overflow-x: auto; }
 .notice { color: var(--muted); padding: 12px 0; }
 .taken { color: var(--faint); font-size: 12px; margin-top: 10px; }
 table.stats { border-collapse: collapse; background: var(--panel); border: 1px solid var(--line); border-radius: 8px; }
-table.stats th, table.stats td { padding: 3px 8px; border-bottom: 1px solid var(--line-soft); white-space: nowrap; }
+table.stats th, table.stats td { padding: 3px 6px; border-bottom: 1px solid var(--line-soft); white-space: nowrap; }
 table.stats thead th {
   position: sticky; top: 0; background: var(--panel); color: var(--muted); font-weight: 600; font-size: 11px;
   text-transform: uppercase; letter-spacing: .04em; text-align: right; border-bottom: 1px solid var(--line);
 }
 table.stats thead th.name, table.stats thead th.type { text-align: left; }
 table.stats tbody tr:hover { background: var(--hover); }
-td.name { font-family: var(--mono); min-width: 16em; }
-td.name .desc { font-family: system-ui, sans-serif; color: var(--muted); margin-left: 8px; font-size: 12px; }
+td.name { font-family: var(--mono); min-width: 14em; }
+td.name .desc { font-family: system-ui, sans-serif; font-weight: normal; color: var(--muted); margin-left: 8px; font-size: 12px; }
 tr.group td.name { font-weight: 600; }
 tr.series td.name { color: var(--muted); }
 td.type { font-size: 11px; }
@@ -72,7 +72,8 @@ td.type span { padding: 1px 6px; border-radius: 9px; color: #fff; }
 .t-counter { background: var(--counter); } .t-gauge { background: var(--gauge); }
 .t-histogram { background: var(--histogram); } .t-meter { background: var(--meter); }
 .t-group { background: var(--group); }
-td.v { font-family: var(--mono); text-align: right; width: 6.6em; min-width: 6.6em; font-variant-numeric: tabular-nums; }
+td.v { font-family: var(--mono); text-align: right; width: 5.9em; min-width: 5.9em; font-variant-numeric: tabular-nums; }
+td.v .k { color: var(--faint); margin-right: 4px; font-size: 11px; }
 td.v .u { color: var(--faint); margin-left: 2px; font-size: 11px; }
 td.v svg { display: block; margin: 1px 0 0 auto; }
 td.v svg rect.track { fill: var(--line-soft); } td.v svg rect.fill { fill: var(--bar); }

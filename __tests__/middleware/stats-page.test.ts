@@ -136,7 +136,7 @@ describe('the stats page over HTTP (Express 5)', () => {
     const html = await response.text();
     const style = /<style>([\s\S]*)<\/style>/.exec(html)![1];
     expect(csp).toBe(
-      `default-src 'none'; style-src 'sha256-${createHash('sha256').update(style).digest('base64')}'; base-uri 'none'; ` +
+      `default-src 'none'; style-src 'sha256-${createHash('sha256').update(style).digest('base64')}'; img-src data:; base-uri 'none'; ` +
         "form-action 'self'; frame-ancestors 'none'",
     );
     expect(html).not.toMatch(/<script|<[^>]*\son[a-z]+=|<[^>]*style=/i);
