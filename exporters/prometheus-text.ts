@@ -125,10 +125,13 @@ export class PrometheusRenderer {
 
   /**
    * The next piece of text: whole families while they fit in `maxSeries` series, then part of
-   * the family that does not. `''` once done. The skipped metrics' comment lines come last.
+   * the family that does not; it also stops once `budgetMs` milliseconds have passed (checked
+   * every 64 series), so a slice stays short on a slow or busy machine. `''` once done. The
+   * skipped metrics' comment lines come last.
    */
-  next(maxSeries = Infinity): string {
+  next(maxSeries = Infinity, budgetMs = Infinity): string {
     if (this.finished) return '';
+    const deadline = budgetMs === Infinity ? Infinity : performance.now() + budgetMs;
     let out = '';
     let budget = maxSeries;
     while (this.family < this.families.length && budget > 0) {
@@ -136,15 +139,20 @@ export class PrometheusRenderer {
       const series = family.metric.series;
       if (this.series === 0) out += family.header;
       const end = Math.min(series.length, this.series + Math.max(1, Math.floor(budget)));
-      for (let i = this.series; i < end; i++) out += renderSeries(family, series[i]);
+      let i = this.series;
+      while (i < end) {
+        out += renderSeries(family, series[i++]);
+        if ((i & 63) === 0 && deadline !== Infinity && performance.now() >= deadline) break;
+      }
       // A family without series still costs a little: count it as one.
-      budget -= Math.max(1, end - this.series);
-      if (end >= series.length) {
+      budget -= Math.max(1, i - this.series);
+      if (i >= series.length) {
         this.family++;
         this.series = 0;
       } else {
-        this.series = end;
+        this.series = i;
       }
+      if (deadline !== Infinity && performance.now() >= deadline) break;
     }
     if (this.family >= this.families.length) {
       this.finished = true;

@@ -49,6 +49,8 @@ export interface PrometheusHandlerOptions {
    * slices, so a scrape of many series never holds the app up for long. Default 500.
    */
   seriesPerSlice?: number;
+  /** A slice also ends after this many milliseconds of rendering (checked every 64 series). Default 2. */
+  maxSliceMs?: number;
   /** Gzip the body when the scraper accepts it (Prometheus does). Default true. */
   gzip?: boolean;
   /** Receives the handler's faults (a registry that throws). Default: the default tracer's `onDiagnostic`. */
@@ -59,15 +61,16 @@ type Next = (error?: unknown) => void;
 /** A request handler: an Express middleware, or a plain `http` listener (then `next` is absent). */
 export type PrometheusHandler = (req: IncomingMessage, res: ServerResponse, next?: Next) => void;
 
-const KNOWN_OPTIONS = new Set(['registry', 'level', 'seriesPerSlice', 'gzip', 'onDiagnostic']);
+const KNOWN_OPTIONS = new Set(['registry', 'level', 'seriesPerSlice', 'maxSliceMs', 'gzip', 'onDiagnostic']);
 const LEVELS = new Set(['debug', 'info', 'warn', 'error', 'critical']);
 
 /**
  * Serves the metrics for Prometheus to scrape: `Content-Type: text/plain; version=0.0.4;
  * charset=utf-8` exactly (Prometheus 3 fails a scrape without it), gzipped when accepted. The
- * registry is collected once per scrape (one consistent moment), then rendered in slices of
- * `seriesPerSlice` series with a `setImmediate` between them, written as they are made and paced
- * by the socket's backpressure; a scraper that hangs up stops the rendering.
+ * registry is collected once per scrape (one consistent moment), then rendered in slices of at
+ * most `seriesPerSlice` series or `maxSliceMs` milliseconds with a `setImmediate` between them,
+ * written as they are made and paced by the socket's backpressure; a scraper that hangs up stops
+ * the rendering.
  *
  * Mount it where Prometheus looks: `app.get('/metrics', prometheusHandler())`, or
  * `http.createServer(prometheusHandler())`. Answers GET and HEAD (others: 405, or `next()` under
@@ -77,7 +80,7 @@ const LEVELS = new Set(['debug', 'info', 'warn', 'error', 'critical']);
 export function prometheusHandler(options: PrometheusHandlerOptions = {}): PrometheusHandler {
   if (options === null || typeof options !== 'object') throw invalidOption('prometheusHandler() takes an options object');
   for (const key of Object.keys(options)) if (!KNOWN_OPTIONS.has(key)) throw invalidOption(`prometheusHandler: unknown option "${key}"`);
-  const { registry = defaultRegistry, level, seriesPerSlice = 500, gzip = true, onDiagnostic } = options;
+  const { registry = defaultRegistry, level, seriesPerSlice = 500, maxSliceMs = 2, gzip = true, onDiagnostic } = options;
   if (registry === null || typeof registry !== 'object' || typeof registry.collect !== 'function') {
     throw invalidOption('prometheusHandler: registry must be a MetricsRegistry (with collect())');
   }
@@ -85,6 +88,7 @@ export function prometheusHandler(options: PrometheusHandlerOptions = {}): Prome
   if (typeof seriesPerSlice !== 'number' || !Number.isInteger(seriesPerSlice) || seriesPerSlice < 1) {
     throw invalidOption('prometheusHandler: seriesPerSlice must be an integer >= 1');
   }
+  if (typeof maxSliceMs !== 'number' || !(maxSliceMs > 0)) throw invalidOption('prometheusHandler: maxSliceMs must be a number > 0');
   if (typeof gzip !== 'boolean') throw invalidOption('prometheusHandler: gzip must be a boolean');
   if (onDiagnostic !== undefined && typeof onDiagnostic !== 'function') throw invalidOption('prometheusHandler: onDiagnostic must be a function');
   const report = (message: string, error: unknown): void => {
@@ -136,7 +140,7 @@ export function prometheusHandler(options: PrometheusHandlerOptions = {}): Prome
       if (res.destroyed) return; // the scraper hung up: stop rendering
       let text: string;
       try {
-        text = renderer.next(seriesPerSlice);
+        text = renderer.next(seriesPerSlice, maxSliceMs);
       } catch (error) {
         report(`tomograph: the Prometheus handler failed while rendering: ${errorMessage(error)}`, error);
         res.destroy();

@@ -110,7 +110,7 @@ describe('prometheusHandler', () => {
     const expressHost = await serve(app);
     expect((await fetch(`http://${expressHost}/metrics`, { method: 'DELETE' })).status).toBe(418);
     expect(await (await fetch(`http://${expressHost}/metrics`)).text()).toContain('web_in_flight 3\n');
-    for (const bad of [null, { nope: 1 }, { registry: {} }, { level: 'loud' }, { seriesPerSlice: 0 }, { gzip: 'yes' }]) {
+    for (const bad of [null, { nope: 1 }, { registry: {} }, { level: 'loud' }, { seriesPerSlice: 0 }, { maxSliceMs: 0 }, { gzip: 'yes' }]) {
       expect(() => prometheusHandler(bad as PrometheusHandlerOptions)).toThrow(expect.objectContaining({ code: 'TOMOGRAPH_ERR_INVALID_OPTION' }));
     }
   });
