@@ -195,12 +195,16 @@ export class StatsdExporter implements Exporter, MetricsExporter {
     const service = this.service ?? defaultServiceName();
     // hot-shots' typings leave out send(), its raw (never sampling) entry point.
     const sender = client as unknown as StatsdSendClient;
-    if (typeof sender.send !== 'function') return;
-    const result = this.metrics.write(sender, update, service, this.onSent);
-    if (result.dropped > 0) {
-      this.diagnostics.report(codes.EXPORT_FAILED, `tomograph: StatsD metrics: ${result.dropped} histograms left out of an update (maxValuesPerUpdate reached)`, result);
+    try {
+      if (typeof sender.send !== 'function') throw new TypeError('the StatsD client has no send(): not a hot-shots client');
+      const result = this.metrics.write(sender, update, service, this.onSent);
+      if (result.dropped > 0) {
+        this.diagnostics.report(codes.EXPORT_FAILED, `tomograph: StatsD metrics: ${result.dropped} histograms left out of an update (maxValuesPerUpdate reached)`, result);
+      }
+      client.flush(this.onSent);
+    } catch (error) {
+      this.diagnostics.report(codes.EXPORT_FAILED, `tomograph: StatsD metrics: ${errorMessage(error)}`, { error });
     }
-    client.flush(this.onSent);
   }
 
   export(spans: readonly FinishedSpan[]): void {

@@ -200,8 +200,9 @@ function splitLabelKey(key: string, n: number): string[] {
   return parts.length <= n ? parts : [...parts.slice(0, n - 1), parts.slice(n - 1).join(',')];
 }
 
+/** `n` empty value columns as one cell: a counter row of a big tree stays small. */
 function emptyCells(n: number): string {
-  return n <= 0 ? '' : '<td class="v none"></td>'.repeat(n);
+  return n <= 0 ? '' : n === 1 ? '<td class="v none"></td>' : `<td class="v none" colspan="${n}"></td>`;
 }
 
 function cell(value: StatsValue | undefined, barMax: number | undefined, unit: string | undefined, field?: string, named = false): string {
