@@ -152,7 +152,9 @@ export function prometheusHandler(options: PrometheusHandlerOptions = {}): Prome
       }
       const ready = text === '' || sink.write(text);
       if (ready) setImmediate(step);
-      else sink.once('drain', step);
+      // 'drain' can come in a nextTick of this same turn (a loopback socket that took the bytes
+      // at once): go on in the next turn anyway, or the slices would run back to back.
+      else sink.once('drain', () => setImmediate(step));
     };
     step();
   };

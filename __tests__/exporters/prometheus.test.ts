@@ -79,23 +79,41 @@ describe('prometheusHandler', () => {
     expect(gunzipSync(raw.body).toString()).toBe(text);
   });
 
-  test('renders in slices, yielding to the event loop between them', async () => {
+  test('renders in slices, each written in an event-loop turn of its own', async () => {
     const registry = new MetricsRegistry();
-    const wide = registry.gauge('wide', { labels: ['i'], maxSeries: 5000 });
-    for (let i = 0; i < 3000; i++) wide.labels({ i: String(i) }).set(i);
-    const host = await serve(prometheusHandler({ registry, seriesPerSlice: 100, gzip: false }));
-    // Count how many event-loop turns pass while one scrape is answered.
-    let turns = 0;
+    const wide = registry.gauge('wide', { labels: ['route', 'i'], maxSeries: 10000 });
+    for (let i = 0; i < 6000; i++) wide.labels({ route: `/api/resource/${i % 50}/:id`, i: String(i) }).set(i);
+    // Slices of 1000 series (~60 KB) fill the socket's buffer, so write() returns false and the
+    // next slice waits for 'drain', which a loopback socket may emit in this same turn.
+    const handler = prometheusHandler({ registry, seriesPerSlice: 1000, maxSliceMs: 1000, gzip: false });
+    let turn = 0;
     let counting = true;
     const tick = (): void => {
-      turns++;
+      turn++;
       if (counting) setImmediate(tick);
     };
     setImmediate(tick);
-    const text = await (await fetch(`http://${host}/metrics`)).text();
+    const writeTurns: number[] = [];
+    const host = await serve((req, res) => {
+      const write = res.write.bind(res) as (...args: unknown[]) => boolean;
+      res.write = ((...args: unknown[]) => {
+        writeTurns.push(turn);
+        return write(...args);
+      }) as typeof res.write;
+      handler(req, res);
+    });
+    const text = await new Promise<string>((resolve, reject) => {
+      require('node:http').get(`http://${host}/`, (res: import('node:http').IncomingMessage) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve(body));
+      }).on('error', reject);
+    });
     counting = false;
-    expect(text.split('\n').filter((line) => line.startsWith('wide{')).length).toBe(3000);
-    expect(turns).toBeGreaterThanOrEqual(30); // 3000 series, 100 a slice
+    expect(text.split('\n').filter((line) => line.startsWith('wide{')).length).toBe(6000);
+    expect(writeTurns.length).toBe(5); // 6 slices: 5 writes, then end() with the last
+    for (let i = 1; i < writeTurns.length; i++) expect(writeTurns[i]).toBeGreaterThan(writeTurns[i - 1]);
   });
 
   test('HEAD gives headers only; other methods 405, or next() under Express; wrong options throw', async () => {
