@@ -10,6 +10,7 @@ import { Family } from './family';
 import { GaugeSeries } from './gauge';
 import { HistogramSeries } from './histogram';
 import { encodeState, summarize } from './histogram-state';
+import { LogSketch } from './log-sketch';
 import { MeterSeries } from './meter';
 import { type MetricInfo, type MetricKind, type SeriesHost } from './metric-info';
 import { checkLabelNames, checkName, globToRegExp, invalidOption, levelRank } from './names';
@@ -77,6 +78,8 @@ export class MetricsRegistry {
   private counts: MetricsStats = emptyStats();
   private readonly diagnostics: Diagnostics | undefined;
   private readonly customClock: boolean;
+  /** Where reads merge a histogram's window: one per registry, reused series after series. */
+  private readonly scratch = new LogSketch(true);
 
   constructor(options: MetricsRegistryOptions = {}) {
     if (options === null || typeof options !== 'object') throw invalidOption('MetricsRegistry options must be an object');
@@ -456,13 +459,13 @@ export class MetricsRegistry {
     if (series instanceof CounterSeries) return series.value;
     if (series instanceof GaugeSeries) return this.readGauge(series);
     if (series instanceof MeterSeries) return series.snapshot(nowMs);
-    return summarize(series.count, series.sum, series.window(nowMs));
+    return summarize(series.count, series.sum, series.window(nowMs, this.scratch));
   }
 
   private collectSeries(series: Series, nowMs: number): CollectedSeries | undefined {
     const labelValues = series.labelValues;
     if (series instanceof HistogramSeries) {
-      const window = series.window(nowMs);
+      const window = series.window(nowMs, this.scratch);
       return {
         labelValues,
         value: summarize(series.count, series.sum, window),
