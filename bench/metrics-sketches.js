@@ -310,8 +310,11 @@ function main() {
     return;
   }
   if (typeof global.gc !== 'function') {
-    console.error('run with node --expose-gc');
-    process.exit(1);
+    // bench/run.js starts us without flags: start again with the GC exposed.
+    const { spawnSync } = require('node:child_process');
+    const rerun = spawnSync(process.execPath, ['--expose-gc', __filename, ...process.argv.slice(2)], { stdio: 'inherit' });
+    process.exitCode = rerun.status ?? 1;
+    return;
   }
   const names = Object.keys(candidates);
   const dists = Object.keys(distributions);

@@ -7,7 +7,10 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
-const ORDER = ['core', 'core-memory', 'context-stores', 'zipkin-export', 'statsd-export', 'http', 'knex', 'trace-page', 'prometheus'];
+const ORDER = [
+  'core', 'core-memory', 'context-stores', 'zipkin-export', 'statsd-export', 'http', 'knex', 'trace-page', 'metrics-sketches', 'metrics',
+  'prometheus',
+];
 
 const wanted = process.argv.slice(2);
 const present = ORDER.filter((name) => fs.existsSync(path.join(__dirname, `${name}.js`)));

@@ -64,11 +64,17 @@ export function bucketIndex(value: number): number {
   return index < MIN_INDEX ? MIN_INDEX : index > MAX_INDEX ? MAX_INDEX : index;
 }
 
+// Answers by bucket, computed on first use (readers ask for a few dozen distinct buckets).
+let answers: Float64Array | undefined;
+
 /** The value a bucket answers with: 2lu/(l+u), within (u-l)/(u+l) <= α of both ends. */
 export function bucketValue(index: number): number {
+  if (answers === undefined) answers = new Float64Array(INDEX_SPAN);
+  const cached = answers[index - MIN_INDEX];
+  if (cached !== 0) return cached;
   const lower = approximatePow2((index - 1) / MULTIPLIER);
   const upper = approximatePow2(index / MULTIPLIER);
-  return (2 * lower * upper) / (lower + upper);
+  return (answers[index - MIN_INDEX] = (2 * lower * upper) / (lower + upper));
 }
 
 const NO_COUNTS = new Uint32Array(0);
@@ -133,6 +139,27 @@ export class LogSketch {
     this.m2 = 0;
     this.min = Infinity;
     this.max = -Infinity;
+  }
+
+  /**
+   * Empties the sketch and places its array over buckets `low..high`, reusing the array when it
+   * is long enough: a reader merges many windows through one scratch sketch without allocating.
+   */
+  resetOver(low: number, high: number): void {
+    this.clear();
+    const length = high - low + 1;
+    if (this.counts.length < length) this.counts = this.wide ? new Float64Array(length) : new Uint32Array(length);
+    this.offset = low;
+  }
+
+  /** The lowest and highest bucket index in use, or undefined when no bucket holds a value. */
+  usedRange(): [number, number] | undefined {
+    const counts = this.counts;
+    let first = 0;
+    let last = counts.length - 1;
+    while (first <= last && counts[first] === 0) first++;
+    while (last >= first && counts[last] === 0) last--;
+    return first > last ? undefined : [this.offset + first, this.offset + last];
   }
 
   /** Adds every value of `other` into this one. */
