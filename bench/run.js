@@ -7,7 +7,11 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
+<<<<<<< HEAD
 const ORDER = ['core', 'core-memory', 'context-stores', 'zipkin-export', 'statsd-export', 'http', 'knex', 'trace-page', 'graphite', 'host-stats'];
+=======
+const ORDER = ['core', 'core-memory', 'context-stores', 'zipkin-export', 'statsd-export', 'http', 'knex', 'trace-page', 'queues', 'logs'];
+>>>>>>> i13
 
 const wanted = process.argv.slice(2);
 const present = ORDER.filter((name) => fs.existsSync(path.join(__dirname, `${name}.js`)));
