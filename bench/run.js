@@ -8,8 +8,8 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const ORDER = [
-  'core', 'core-memory', 'context-stores', 'zipkin-export', 'statsd-export', 'http', 'knex', 'trace-page', 'metrics-sketches', 'metrics',
-  'prometheus',
+  'core', 'core-memory', 'context-stores', 'zipkin-export', 'statsd-export', 'http', 'knex', 'trace-page', 'graphite', 'host-stats',
+  'queues', 'logs', 'metrics-sketches', 'metrics', 'prometheus',
 ];
 
 const wanted = process.argv.slice(2);

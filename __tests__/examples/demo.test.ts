@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ARTIFACTS, type Browser, launchChromium } from '../helpers/chromium';
-import { buildDemo, type DemoBuild, DemoRun, processGone, traceBlocks } from '../helpers/demo-build';
+import { buildDemo, type DemoBuild, DemoRun, logLines, processGone, traceBlocks } from '../helpers/demo-build';
 import { StatsdDaemon } from '../helpers/statsd-daemon';
 import { ZipkinCollector } from '../helpers/zipkin-collector';
 
@@ -77,6 +77,14 @@ describe('npm run demo -- --once', () => {
     ]);
     const failed = crossing.find((block) => block.includes('vintage-poster'));
     expect(failed?.split('\n')[1]).toMatch(/^POST \/api\/orders \[shop\] server .*✗ inventory answered 404: no stock record for vintage-poster$/);
+    // Both services logged the failure (pino, through tomograph/pino) with the trace's id.
+    const logs = logLines(output);
+    const shopLog = logs.find((line) => line.msg === 'request failed');
+    const inventoryLog = logs.find((line) => line.msg === 'reservation for an unknown sku');
+    expect(failed?.split('\n')[0]).toBe(`trace ${String(shopLog?.trace_id)}`);
+    expect(inventoryLog?.trace_id).toBe(shopLog?.trace_id);
+    expect(logs.filter((line) => line.msg === 'order placed')).toHaveLength(12);
+    expect(logs.every((line) => /^[0-9a-f]{32}$/.test(String(line.trace_id)))).toBe(true);
     const slow = crossing.find((block) => block.includes('recount shelves [inventory]'));
     expect(slow?.split('\n')[1]).toMatch(/^GET \/api\/reports\/stock \[shop\] server\s+(\d+)\.\d+ ms/);
     expect(Number(slow!.split('\n')[1].match(/server\s+(\d+)\./)![1])).toBeGreaterThanOrEqual(400);

@@ -21,7 +21,7 @@ import { instrumentKnex } from 'tomograph/knex';
 import { configureMetrics, counter, gauge, histogram, timeMe } from 'tomograph/metrics';
 import { statsPage, tracePage } from 'tomograph/page';
 import { StatsdExporter } from 'tomograph/statsd';
-import { closeDatabase, demoExporters, openDatabase, printDiagnostics, serveAsChild } from './service';
+import { closeDatabase, demoExporters, demoLogger, openDatabase, printDiagnostics, serveAsChild } from './service';
 
 const INVENTORY_URL = process.env.INVENTORY_URL ?? 'http://127.0.0.1:3001';
 
@@ -45,6 +45,7 @@ let inFlight = 0;
 gauge('http.in_flight', () => inFlight, { description: 'Requests being answered now' });
 
 const db = openDatabase('shop');
+const log = demoLogger('shop');
 
 const PRODUCTS = [
   { sku: 'espresso-beans', name: 'Espresso beans, 1 kg', price_cents: 1890 },
@@ -114,7 +115,10 @@ app.post('/api/orders', async (req: Request, res: Response) => {
   const product = await db('products').where({ sku }).first('sku', 'price_cents');
   if (product === undefined) return void res.status(404).json({ error: `no product ${sku}` });
   const reservation = await inventory('/reservations', { method: 'POST', body: { sku, quantity } });
-  if (reservation.status === 409) return void res.status(409).json(reservation.body);
+  if (reservation.status === 409) {
+    log.info({ sku, quantity }, 'out of stock');
+    return void res.status(409).json(reservation.body);
+  }
   // The inventory does not know a product we sell: our fault, not the client's. The error thrown
   // here fails the request's span with its message, and reaches the error handler below.
   if (reservation.status !== 201) throw new HttpError(502, `inventory answered ${reservation.status}: ${reservation.body.error}`);
@@ -122,6 +126,7 @@ app.post('/api/orders', async (req: Request, res: Response) => {
   const [order] = await db('orders')
     .insert({ sku, quantity, total_cents: quantity * product.price_cents, reservation_id: reservation.body.reservationId })
     .returning('id');
+  log.info({ orderId: (order as { id: number }).id, sku, quantity }, 'order placed');
   res.status(201).json({ orderId: (order as { id: number }).id, totalCents: quantity * product.price_cents });
 });
 
@@ -134,6 +139,7 @@ app.get('/api/reports/stock', async (_req: Request, res: Response) => {
 
 app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
   const status = error instanceof HttpError ? error.status : 500;
+  log.error({ status, error: error instanceof Error ? error.message : String(error) }, 'request failed');
   res.status(status).json({ error: error instanceof Error ? error.message : String(error) });
 });
 
