@@ -1,5 +1,6 @@
 import type { AnyFunction, MetricDecorator } from './decorate';
-import { type MetricsGroup, MetricsRegistry } from './registry';
+import type { MetricsGroup } from './group';
+import { MetricsRegistry } from './registry';
 import type {
   CollectedMetric, CountByValueOptions, Counter, Gauge, GaugeFunction, Histogram, Meter, MetricLevel, MetricOptions,
   MetricsConfig,

@@ -43,14 +43,15 @@ export class Family<S extends FamilySeries = FamilySeries> {
       labelValues[i] = text;
       key += i === 0 ? text : `\u0000${text}`;
     }
+    // Every declared name is present (checked above), so more keys than names means an undeclared one.
+    let given = 0;
+    for (const name in values) if (Object.prototype.hasOwnProperty.call(values, name)) given++;
+    if (given !== names.length) {
+      const extra = Object.keys(values).find((name) => !names.includes(name));
+      throw invalidOption(`metric ${this.name} has no label ${JSON.stringify(extra)} (declared: ${names.join(', ')})`);
+    }
     const existing = this.series.get(key);
     if (existing !== undefined) return existing;
-    // Only now, on a first bind, pay for the undeclared-name check.
-    for (const given of Object.keys(values)) {
-      if (!names.includes(given)) {
-        throw invalidOption(`metric ${this.name} has no label ${JSON.stringify(given)} (declared: ${names.join(', ')})`);
-      }
-    }
     if (this.series.size >= this.info.maxSeries) {
       const first = this.overflow === undefined;
       if (first) this.overflow = this.make(Object.freeze(names.map(() => OVERFLOW_LABEL_VALUE)), this);

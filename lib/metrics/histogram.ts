@@ -81,10 +81,24 @@ export class HistogramSeries implements Histogram {
     return bindLabels(this, values) as Histogram;
   }
 
-  /** The sub-windows still inside the window at `nowMs`, merged; `n` is 0 when none holds a value. */
-  window(nowMs: number): LogSketch {
-    const merged = new LogSketch(true);
+  /**
+   * The sub-windows still inside the window at `nowMs`, merged into `merged` (emptied first; a
+   * reader's scratch sketch, so reading allocates nothing per series); `n` is 0 when none holds a value.
+   */
+  window(nowMs: number, merged: LogSketch = new LogSketch(true)): LogSketch {
     const oldest = Math.floor(nowMs / this.subWindowMs) - SUB_WINDOWS;
+    let low = Infinity;
+    let high = -Infinity;
+    for (let i = 0; i < SUB_WINDOWS; i++) {
+      const sketch = this.ring[i];
+      if (sketch === undefined || this.ringSlots[i] <= oldest || sketch.n === 0) continue;
+      const range = sketch.usedRange();
+      if (range === undefined) continue;
+      if (range[0] < low) low = range[0];
+      if (range[1] > high) high = range[1];
+    }
+    if (low <= high) merged.resetOver(low, high);
+    else merged.clear();
     for (let i = 0; i < SUB_WINDOWS; i++) {
       const sketch = this.ring[i];
       if (sketch !== undefined && this.ringSlots[i] > oldest) merged.merge(sketch);

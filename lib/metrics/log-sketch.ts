@@ -1,10 +1,12 @@
 /**
- * The percentile structure: a DDSketch-style sketch over logarithmic buckets. Bucket `i` holds
- * the values in (γ^(i-1), γ^i] with γ = (1+α)/(1-α), and answers with γ^(i-1)·(1+α), which is
- * within α of every value in the bucket. So every quantile it reports is within α of the value of
- * that rank, whatever the distribution, and two sketches merge by adding their bucket counts
- * with no loss. Zeros are counted exactly, apart from the buckets. Count, mean (Welford), M2,
- * min and max are exact (to floating point) and merge exactly (Chan et al.).
+ * The percentile structure: a DDSketch-style sketch over logarithmic buckets, each bucket no
+ * wider than a ratio γ = (1+α)/(1-α), answering with the point within α of both its ends; so
+ * every quantile it reports is within α of the value of that rank, whatever the distribution,
+ * and two sketches merge by adding bucket counts, with no loss. The bucket of a value comes from
+ * DDSketch's cubically interpolated mapping: log2 approximated from the double's bits (its
+ * exponent, plus a cubic in its mantissa) instead of `Math.log`, several times faster for 1% more
+ * buckets than the exact logarithm. Zeros are counted exactly, apart from the buckets. Count,
+ * mean (Welford), M2, min and max are exact and merge exactly (Chan et al.).
  * BENCHMARKS.md § Metrics compares it with the alternatives.
  */
 
@@ -14,27 +16,65 @@
  */
 export const RELATIVE_ACCURACY = 0.0099;
 const GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY);
-const MULTIPLIER = 1 / Math.log(GAMMA);
-const LOG_GAMMA = Math.log(GAMMA);
+
+// The cubic P(s) = A·s³ + B·s² + C·s on the mantissa s in [0, 1): P(0) = 0, P(1) = 1, and its
+// slope against ln(v), P'(s)·(1+s), stays within 1% of its minimum C, so buckets are at most
+// 1% narrower than they need be. Buckets of 1/MULTIPLIER in P-units are at most ln γ wide in ln(v).
+const A = 6 / 35;
+const B = -3 / 5;
+const C = 10 / 7;
+const MULTIPLIER = 1 / (C * Math.log(GAMMA));
+
+const bits = new Float64Array(1);
+const words = new Uint32Array(bits.buffer);
+// Which 32-bit word holds the sign, exponent and top of the mantissa (1 on little-endian machines).
+const HIGH = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
+
+/** log2(v), approximated as exponent + P(mantissa); exact at powers of two, monotonic. */
+function approximateLog2(value: number): number {
+  bits[0] = value;
+  const high = words[HIGH];
+  const exponent = (high >>> 20) - 1023;
+  words[HIGH] = (high & 0x000fffff) | 0x3ff00000;
+  const s = bits[0] - 1;
+  return ((A * s + B) * s + C) * s + exponent;
+}
+
+/** The inverse of `approximateLog2` (Newton on the cubic; read time only). */
+function approximatePow2(log2: number): number {
+  const exponent = Math.floor(log2);
+  const target = log2 - exponent;
+  let s = target;
+  for (let i = 0; i < 8; i++) s -= (((A * s + B) * s + C) * s - target) / ((3 * A * s + 2 * B) * s + C);
+  return Math.pow(2, exponent) * (1 + s);
+}
 
 /** Values from here up to `MAX_TRACKED_VALUE` get the 1% bound; below, they share the lowest bucket. */
 export const MIN_TRACKED_VALUE = 1e-9;
 /** Above this, values share the highest bucket (their quantiles are clamped to the exact max). */
 export const MAX_TRACKED_VALUE = 1e15;
-const MIN_INDEX = Math.ceil(Math.log(MIN_TRACKED_VALUE) * MULTIPLIER);
-const MAX_INDEX = Math.ceil(Math.log(MAX_TRACKED_VALUE) * MULTIPLIER);
+const MIN_INDEX = Math.ceil(approximateLog2(MIN_TRACKED_VALUE) * MULTIPLIER);
+const MAX_INDEX = Math.ceil(approximateLog2(MAX_TRACKED_VALUE) * MULTIPLIER);
 const INDEX_SPAN = MAX_INDEX - MIN_INDEX + 1;
 const INITIAL_BUCKETS = 64;
 
-/** The bucket of a positive value. */
+/** The bucket of a positive value: bucket i holds (lower(i), lower(i+1)]. */
 export function bucketIndex(value: number): number {
-  const index = Math.ceil(Math.log(value) * MULTIPLIER);
+  const index = Math.ceil(approximateLog2(value) * MULTIPLIER);
   return index < MIN_INDEX ? MIN_INDEX : index > MAX_INDEX ? MAX_INDEX : index;
 }
 
-/** The value a bucket answers with: within α of everything in it. */
+// Answers by bucket, computed on first use (readers ask for a few dozen distinct buckets).
+let answers: Float64Array | undefined;
+
+/** The value a bucket answers with: 2lu/(l+u), within (u-l)/(u+l) <= α of both ends. */
 export function bucketValue(index: number): number {
-  return Math.exp((index - 1) * LOG_GAMMA) * (1 + RELATIVE_ACCURACY);
+  if (answers === undefined) answers = new Float64Array(INDEX_SPAN);
+  const cached = answers[index - MIN_INDEX];
+  if (cached !== 0) return cached;
+  const lower = approximatePow2((index - 1) / MULTIPLIER);
+  const upper = approximatePow2(index / MULTIPLIER);
+  return (answers[index - MIN_INDEX] = (2 * lower * upper) / (lower + upper));
 }
 
 const NO_COUNTS = new Uint32Array(0);
@@ -101,6 +141,27 @@ export class LogSketch {
     this.max = -Infinity;
   }
 
+  /**
+   * Empties the sketch and places its array over buckets `low..high`, reusing the array when it
+   * is long enough: a reader merges many windows through one scratch sketch without allocating.
+   */
+  resetOver(low: number, high: number): void {
+    this.clear();
+    const length = high - low + 1;
+    if (this.counts.length < length) this.counts = this.wide ? new Float64Array(length) : new Uint32Array(length);
+    this.offset = low;
+  }
+
+  /** The lowest and highest bucket index in use, or undefined when no bucket holds a value. */
+  usedRange(): [number, number] | undefined {
+    const counts = this.counts;
+    let first = 0;
+    let last = counts.length - 1;
+    while (first <= last && counts[first] === 0) first++;
+    while (last >= first && counts[last] === 0) last--;
+    return first > last ? undefined : [this.offset + first, this.offset + last];
+  }
+
   /** Adds every value of `other` into this one. */
   merge(other: LogSketch): void {
     if (other.n === 0) return;
@@ -127,18 +188,21 @@ export class LogSketch {
   }
 
   /**
-   * The value at rank ⌊q·(n−1)⌋ of the sorted values (q in 0..1), within α; clamped to the exact
-   * min and max. `out[k]` gets the answer for `qs[k]`; `qs` must be ascending. Never called empty.
+   * The q-quantile by the nearest-rank definition (the smallest value with at least q·n values at
+   * or below it: 0-based rank ⌈q·n⌉−1), within α, clamped to the exact min and max. `out[k]` gets
+   * the answer for `qs[k]`; `qs` must be ascending. Never called empty.
    */
   quantiles(qs: readonly number[], out: number[]): void {
     let k = 0;
     let seen = this.zero;
-    while (k < qs.length && Math.floor(qs[k] * (this.n - 1)) < seen) out[k++] = 0;
+    while (k < qs.length && nearestRank(qs[k], this.n) < seen) out[k++] = 0;
     const counts = this.counts;
     for (let i = 0; i < counts.length && k < qs.length; i++) {
       seen += counts[i];
-      while (k < qs.length && Math.floor(qs[k] * (this.n - 1)) < seen) {
-        const value = bucketValue(this.offset + i);
+      while (k < qs.length && nearestRank(qs[k], this.n) < seen) {
+        const rank = nearestRank(qs[k], this.n);
+        // The first and last ranks are the exact min and max; the rest come from their bucket.
+        const value = rank === 0 ? this.min : rank === this.n - 1 ? this.max : bucketValue(this.offset + i);
         out[k++] = value < this.min ? this.min : value > this.max ? this.max : value;
       }
     }
@@ -204,6 +268,15 @@ export class LogSketch {
     }
     this.counts[index - this.offset] += count;
   }
+}
+
+/**
+ * The 0-based nearest rank of quantile q among n values. The epsilon keeps q·n from landing one
+ * rank high through rounding (0.999 · 1000 is not exactly 999 in binary).
+ */
+export function nearestRank(q: number, n: number): number {
+  const rank = Math.ceil(q * n - 1e-9) - 1;
+  return rank < 0 ? 0 : rank;
 }
 
 function isEncodedSketch(value: unknown): value is EncodedSketch {

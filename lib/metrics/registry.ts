@@ -5,14 +5,17 @@ import { addFlushHook, type FlushHook, removeFlushHook } from '../flush-hooks';
 import { coarseNowMs, preciseNowMs, startCoarseClock } from './coarse-clock';
 import { CounterSeries } from './counter';
 import { type AnyFunction, keepIdentity, type MetricDecorator, metricDecorator } from './decorate';
-import { MetricsExportLoop, type RankedExporter, type RankedUpdate } from './export-loop';
+import { MetricsExportLoop, type RankedUpdate } from './export-loop';
 import { Family } from './family';
 import { GaugeSeries } from './gauge';
 import { HistogramSeries } from './histogram';
 import { encodeState, summarize } from './histogram-state';
+import { LogSketch } from './log-sketch';
 import { MeterSeries } from './meter';
 import { type MetricInfo, type MetricKind, type SeriesHost } from './metric-info';
 import { checkLabelNames, checkName, globToRegExp, invalidOption, levelRank } from './names';
+import { checkExporters, CONFIG_KEYS, DEFAULT_EXPORT_TIMEOUT_MS, DEFAULT_INTERVAL_MS, DEFAULT_MAX_VALUES_PER_INTERVAL, metricInfo, positiveInteger, sameLabels } from './metric-options';
+import { MetricsGroup } from './group';
 import { NOOP_METRIC } from './noop';
 import { timeCall } from './timing';
 import { setKey, placeInTree } from './tree';
@@ -51,13 +54,6 @@ class DerivedMetric {
 
 type Entry = Series | Family<Series> | DisabledMetric | DerivedMetric;
 
-const DEFAULT_WINDOW_MS = 60_000;
-const DEFAULT_MAX_SERIES = 1000;
-const DEFAULT_INTERVAL_MS = 10_000;
-const DEFAULT_EXPORT_TIMEOUT_MS = 5000;
-const DEFAULT_MAX_VALUES_PER_INTERVAL = 1024;
-const OPTION_KEYS = new Set(['description', 'unit', 'windowMs', 'labels', 'maxSeries', 'level']);
-const CONFIG_KEYS = new Set(['level', 'exporters', 'intervalMs', 'exportTimeoutMs', 'maxValuesPerInterval']);
 
 /**
  * A set of metrics, by dotted path: get-or-create factories, read-time views (`snapshot`,
@@ -77,6 +73,8 @@ export class MetricsRegistry {
   private counts: MetricsStats = emptyStats();
   private readonly diagnostics: Diagnostics | undefined;
   private readonly customClock: boolean;
+  /** Where reads merge a histogram's window: one per registry, reused series after series. */
+  private readonly scratch = new LogSketch(true);
 
   constructor(options: MetricsRegistryOptions = {}) {
     if (options === null || typeof options !== 'object') throw invalidOption('MetricsRegistry options must be an object');
@@ -456,13 +454,13 @@ export class MetricsRegistry {
     if (series instanceof CounterSeries) return series.value;
     if (series instanceof GaugeSeries) return this.readGauge(series);
     if (series instanceof MeterSeries) return series.snapshot(nowMs);
-    return summarize(series.count, series.sum, series.window(nowMs));
+    return summarize(series.count, series.sum, series.window(nowMs, this.scratch));
   }
 
   private collectSeries(series: Series, nowMs: number): CollectedSeries | undefined {
     const labelValues = series.labelValues;
     if (series instanceof HistogramSeries) {
-      const window = series.window(nowMs);
+      const window = series.window(nowMs, this.scratch);
       return {
         labelValues,
         value: summarize(series.count, series.sum, window),
@@ -530,58 +528,6 @@ export class MetricsRegistry {
   }
 }
 
-/** The factories of a registry with every name under a prefix (`group('web').counter('hits')` is `web.hits`). */
-export class MetricsGroup {
-  constructor(private readonly registry: MetricsRegistry, readonly prefix: string) {}
-
-  counter(name: string, options?: MetricOptions): Counter {
-    return this.registry.counter(this.path(name), options);
-  }
-  gauge(name: string, fnOrOptions?: GaugeFunction | MetricOptions, options?: MetricOptions): Gauge {
-    return this.registry.gauge(this.path(name), fnOrOptions, options);
-  }
-  histogram(name: string, options?: MetricOptions): Histogram {
-    return this.registry.histogram(this.path(name), options);
-  }
-  meter(name: string, options?: MetricOptions): Meter {
-    return this.registry.meter(this.path(name), options);
-  }
-  incr(name: string, by?: number): void {
-    this.registry.incr(this.path(name), by);
-  }
-  set(name: string, value: number): void {
-    this.registry.set(this.path(name), value);
-  }
-  record(name: string, value: number): void {
-    this.registry.record(this.path(name), value);
-  }
-  group(prefix: string): MetricsGroup {
-    return new MetricsGroup(this.registry, checkName(this.path(prefix), 'group prefix'));
-  }
-  /** `sumOf` with both the name and the glob under the prefix. */
-  sumOf(name: string, glob: string): void {
-    this.registry.sumOf(this.path(name), this.path(glob));
-  }
-  /** `countByValue` with both the name and the glob under the prefix. */
-  countByValue(name: string, glob: string, options?: CountByValueOptions): void {
-    this.registry.countByValue(this.path(name), this.path(glob), options);
-  }
-  countMe(name: string): MetricDecorator;
-  countMe<F extends AnyFunction>(name: string, fn: F): F;
-  countMe<F extends AnyFunction>(name: string, fn?: F): F | MetricDecorator {
-    return fn === undefined ? this.registry.countMe(this.path(name)) : this.registry.countMe(this.path(name), fn);
-  }
-  timeMe(name: string): MetricDecorator;
-  timeMe<F extends AnyFunction>(name: string, fn: F): F;
-  timeMe<F extends AnyFunction>(name: string, fn?: F): F | MetricDecorator {
-    return fn === undefined ? this.registry.timeMe(this.path(name)) : this.registry.timeMe(this.path(name), fn);
-  }
-
-  private path(name: string): string {
-    return `${this.prefix}.${name}`;
-  }
-}
-
 /** The registry as its series see it: clock, export sampling bound, fault counting. */
 class RegistryHost implements SeriesHost {
   sampleLimit = 0;
@@ -632,67 +578,6 @@ function seriesOf(entry: Entry): Iterable<Series> {
   if (entry instanceof Family) return entry.all();
   if (entry instanceof DisabledMetric || entry instanceof DerivedMetric) return [];
   return [entry];
-}
-
-// Settings shared by every metric of a kind made without options, so a plain counter costs no info object.
-const defaultInfos = new Map<MetricType, MetricInfo>();
-
-function metricInfo(kind: MetricType, options: MetricOptions | undefined): MetricInfo {
-  if (options === undefined) {
-    let info = defaultInfos.get(kind);
-    if (info === undefined) {
-      info = Object.freeze({
-        kind, type: kind, description: '', unit: undefined, labelNames: checkLabelNames(undefined),
-        maxSeries: DEFAULT_MAX_SERIES, level: 'info', rank: 1, windowMs: DEFAULT_WINDOW_MS,
-      } satisfies MetricInfo);
-      defaultInfos.set(kind, info);
-    }
-    return info;
-  }
-  if (options === null || typeof options !== 'object') throw invalidOption('metric options must be an object');
-  for (const key of Object.keys(options)) {
-    if (!OPTION_KEYS.has(key)) throw invalidOption(`unknown metric option ${JSON.stringify(key)}`);
-  }
-  if (options.description !== undefined && typeof options.description !== 'string') throw invalidOption('description must be a string');
-  if (options.unit !== undefined && (typeof options.unit !== 'string' || options.unit === '')) throw invalidOption('unit must be a non-empty string');
-  const level = options.level ?? 'info';
-  const windowMs = positiveInteger(options.windowMs, DEFAULT_WINDOW_MS, 'windowMs');
-  if (windowMs < 6) throw invalidOption('windowMs must be at least 6');
-  return Object.freeze({
-    kind,
-    type: kind,
-    description: options.description ?? '',
-    unit: options.unit,
-    labelNames: checkLabelNames(options.labels),
-    maxSeries: positiveInteger(options.maxSeries, DEFAULT_MAX_SERIES, 'maxSeries'),
-    level,
-    rank: levelRank(level),
-    windowMs,
-  });
-}
-
-function checkExporters(exporters: unknown): RankedExporter[] {
-  if (exporters === undefined) return [];
-  if (!Array.isArray(exporters)) throw invalidOption('exporters must be an array');
-  return exporters.map((exporter: unknown) => {
-    if (exporter === null || typeof exporter !== 'object' || typeof (exporter as { exportMetrics?: unknown }).exportMetrics !== 'function') {
-      throw invalidOption('every metrics exporter needs an exportMetrics(update) method');
-    }
-    const level = (exporter as { level?: unknown }).level;
-    return { exporter: exporter as RankedExporter['exporter'], rank: level === undefined ? 0 : levelRank(level, 'exporter level') };
-  });
-}
-
-function positiveInteger(value: unknown, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw invalidOption(`${name} must be a positive integer, not ${String(value)}`);
-  }
-  return value;
-}
-
-function sameLabels(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((label, i) => label === b[i]);
 }
 
 function pairs(names: readonly string[], values: readonly string[]): LabelPairs {
