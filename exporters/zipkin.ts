@@ -21,7 +21,11 @@ export interface ZipkinExporterOptions {
   url?: string | URL;
   /** Gzip each POST (`Content-Encoding: gzip`, fastest level). Default false. */
   gzip?: boolean;
-  /** Longest time one POST may take, in milliseconds. Default 5000. */
+  /**
+   * Longest time one POST may take, in milliseconds. Default 4000: two of them plus the first
+   * backoff (under 100 ms) fit in the default `deadlineMs` (9000), so a POST that stalls is
+   * retried once; with 5000 no retry after a timeout could ever start.
+   */
   timeoutMs?: number;
   /** Retries after a 5xx, a network error or a timeout (never after a 4xx). Default 3. */
   maxRetries?: number;
@@ -68,6 +72,11 @@ const KNOWN_OPTIONS = new Set([
   'headers', 'random',
 ]);
 const MIB = 1024 * 1024;
+/**
+ * Default `timeoutMs`: 2 × 4000 + a first backoff under 100 ms < `deadlineMs` 9000 < the
+ * queue's `exportTimeoutMs` 10000, so one stalled POST is retried and still counted by the queue.
+ */
+const DEFAULT_TIMEOUT_MS = 4000;
 /** Headers the exporter writes per request; a user value would corrupt the upload. */
 const RESERVED_HEADERS = new Set(['content-length', 'content-encoding', 'content-type', 'transfer-encoding', 'b3', 'host']);
 
@@ -112,7 +121,7 @@ export class ZipkinExporter implements Exporter {
       throw invalidOption('ZipkinExporter: gzip must be a boolean');
     }
     this.gzip = options.gzip === true;
-    this.timeoutMs = integer('timeoutMs', options.timeoutMs, 5000, 1);
+    this.timeoutMs = integer('timeoutMs', options.timeoutMs, DEFAULT_TIMEOUT_MS, 1);
     this.maxRetries = integer('maxRetries', options.maxRetries, 3, 0);
     this.retryBaseMs = integer('retryBaseMs', options.retryBaseMs, 100, 0);
     this.retryMaxMs = integer('retryMaxMs', options.retryMaxMs, Math.max(2000, this.retryBaseMs), 0);
