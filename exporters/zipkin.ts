@@ -77,6 +77,11 @@ const MIB = 1024 * 1024;
  * queue's `exportTimeoutMs` 10000, so one stalled POST is retried and still counted by the queue.
  */
 const DEFAULT_TIMEOUT_MS = 4000;
+/**
+ * `shutdown()` waits this long at most for posts in flight: the tracer's queue has already spent
+ * most of its `exportTimeoutMs` on the batches and leaves at most 2 s to the exporters.
+ */
+const MAX_SHUTDOWN_WAIT_MS = 2000;
 /** Headers the exporter writes per request; a user value would corrupt the upload. */
 const RESERVED_HEADERS = new Set(['content-length', 'content-encoding', 'content-type', 'transfer-encoding', 'b3', 'host']);
 
@@ -186,8 +191,9 @@ export class ZipkinExporter implements Exporter {
 
   /**
    * Stops taking batches, gives each batch still being retried one last attempt now (no
-   * backoff), waits for posts in flight (at most `timeoutMs`), then closes every socket. Safe
-   * to call twice.
+   * backoff), waits for posts in flight (at most `timeoutMs`, and at most 2 s: the tracer's
+   * queue has already waited for its batches), then closes every socket, so the process can
+   * exit. Safe to call twice.
    */
   shutdown(): Promise<void> {
     if (this.shutdownPromise === undefined) this.shutdownPromise = this.close();
@@ -207,7 +213,7 @@ export class ZipkinExporter implements Exporter {
       await Promise.race([
         Promise.allSettled([...this.inFlight]),
         new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, this.timeoutMs);
+          timer = setTimeout(resolve, Math.min(this.timeoutMs, MAX_SHUTDOWN_WAIT_MS));
           timer.unref();
         }),
       ]);

@@ -33,7 +33,11 @@ export interface TracerOptions {
   maxBatchSize?: number;
   /** Longest wait for a batch to fill, in milliseconds. Default 1000. */
   scheduledDelayMs?: number;
-  /** Longest time one export call may take, in milliseconds. Default 10000. */
+  /**
+   * Longest time one export call may take, and `flush()` or `shutdown()` as a whole whatever the
+   * backlog, in milliseconds (shutdown drops what it could not send in time, counted as
+   * `spansDropped.shutdownTimeout`). Default 10000.
+   */
   exportTimeoutMs?: number;
   /** Receives every SDK-side fault. Without it, each code becomes one `process.emitWarning`. */
   onDiagnostic?: DiagnosticListener;

@@ -378,7 +378,7 @@ export class Tracer {
       spansQueued: queue?.queued ?? 0,
       spansDropped: queue !== undefined
         ? { ...queue.drops }
-        : { queueFull: 0, exportFailed: 0, exporterBusy: 0, noExporter: 0, shutdown: 0 },
+        : { queueFull: 0, exportFailed: 0, exporterBusy: 0, noExporter: 0, shutdown: 0, shutdownTimeout: 0 },
       exportErrors: queue?.exportErrors ?? 0,
       malformedHeaders: this.counts.malformedHeaders,
       noCurrentSpan: this.counts.noCurrentSpan,
