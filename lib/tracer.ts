@@ -82,6 +82,7 @@ export class Tracer {
   private shutdownPromise: Promise<void> | undefined;
   private counts = { spansStarted: 0, spansFinished: 0, malformedHeaders: 0, noCurrentSpan: 0 };
   private readonly sink: SpanSink & { clock: Clock };
+  private invalidTimeReported = false;
 
   constructor(options?: TracerOptions) {
     const tracer = this;
@@ -90,6 +91,16 @@ export class Tracer {
       spanEnded(span) {
         tracer.counts.spansFinished++;
         if (tracer.queue !== undefined) tracer.queue.add(span);
+      },
+      invalidTime(what, value) {
+        // Once per configure: a caller that passes a bad time usually does so on every span.
+        if (tracer.invalidTimeReported) return;
+        tracer.invalidTimeReported = true;
+        tracer.diagnostics.report(
+          codes.INVALID_TIME,
+          `tomograph: a span's ${what} was not a time in epoch microseconds (${describeValue(value)}); used the current time`,
+          { what, value: describeValue(value) },
+        );
       },
     };
     if (options !== undefined) this.configure(options);
@@ -122,6 +133,7 @@ export class Tracer {
     this.serviceName = resolved.serviceName;
     this.host = resolved.host ?? defaultHost();
     this.counts = { spansStarted: 0, spansFinished: 0, malformedHeaders: 0, noCurrentSpan: 0 };
+    this.invalidTimeReported = false;
     this.queue = new BatchQueue(resolved, resolved.exporters, this.diagnostics, (fn) =>
       this.store.run(SUPPRESSED, fn),
     );
@@ -468,6 +480,12 @@ function runAndEnd<R>(span: Span, fn: (span: Span) => R): R {
   }
   span.end();
   return result;
+}
+
+function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.slice(0, MAX_REPORTED_VALUE));
+  if (typeof value === 'number' || value === null || value === undefined) return String(value);
+  return typeof value;
 }
 
 function defaultHost(): { address?: string } | undefined {
