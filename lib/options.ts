@@ -25,6 +25,13 @@ export interface TracerOptions {
    * follow the parent. Default: `TOMOGRAPH_SAMPLE_RATE`, else 1.
    */
   sampler?: Sampler;
+  /**
+   * At most this many new traces a second start recording in this process (a token bucket with
+   * one second's burst), counting new roots the sampler chose and requests whose incoming token
+   * says sampled, which any client can send. Past it a trace is not recorded and downstream
+   * hears "not sampled" (counted in `stats().tracesRateLimited`). Default: no cap.
+   */
+  maxTracesPerSecond?: number;
   /** Headers `inject` writes. Default `['x-trace-info', 'traceparent', 'b3']`. */
   propagation?: readonly PropagationFormat[];
   /** Spans held for export at most. Default 2048. */
@@ -60,6 +67,7 @@ export interface ResolvedOptions {
   context: ContextStoreName;
   clsNamespace: string | undefined;
   sampler: Sampler;
+  maxTracesPerSecond: number | undefined;
   propagation: readonly PropagationFormat[];
   maxQueueSize: number;
   maxBatchSize: number;
@@ -72,7 +80,7 @@ export interface ResolvedOptions {
 
 const FORMATS: readonly PropagationFormat[] = ['x-trace-info', 'traceparent', 'b3', 'b3-multi'];
 const KNOWN_OPTIONS = new Set([
-  'serviceName', 'exporters', 'context', 'clsNamespace', 'sampler', 'propagation', 'maxQueueSize',
+  'serviceName', 'exporters', 'context', 'clsNamespace', 'sampler', 'maxTracesPerSecond', 'propagation', 'maxQueueSize',
   'maxBatchSize', 'scheduledDelayMs', 'exportTimeoutMs', 'onDiagnostic', 'disabled', 'host',
   'clock', 'idGenerator', 'random',
 ]);
@@ -114,6 +122,12 @@ export function resolveOptions(options: TracerOptions, env: NodeJS.ProcessEnv = 
     if (!(sampler >= 0 && sampler <= 1)) throw invalidOption(`sampler ratio must be within 0..1, not ${sampler}`);
   } else if (typeof sampler !== 'function') {
     throw invalidOption('sampler must be a ratio from 0 to 1 or a function');
+  }
+
+  const maxTracesPerSecond = options.maxTracesPerSecond;
+  if (maxTracesPerSecond !== undefined &&
+    !(typeof maxTracesPerSecond === 'number' && maxTracesPerSecond > 0 && Number.isFinite(maxTracesPerSecond))) {
+    throw invalidOption(`maxTracesPerSecond must be a positive number, not ${String(maxTracesPerSecond)}`);
   }
 
   const propagation = options.propagation ?? ['x-trace-info', 'traceparent', 'b3'];
@@ -165,6 +179,7 @@ export function resolveOptions(options: TracerOptions, env: NodeJS.ProcessEnv = 
     context,
     clsNamespace: options.clsNamespace,
     sampler,
+    maxTracesPerSecond,
     propagation: [...new Set(propagation)],
     maxQueueSize,
     maxBatchSize,

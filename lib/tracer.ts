@@ -8,7 +8,7 @@ import { Diagnostics } from './diagnostics';
 import { type IdGenerator, randomIdGenerator } from './ids';
 import { type ResolvedOptions, type TracerOptions, resolveOptions } from './options';
 import { extractContext, formatToken, injectContext, ParsedContext, parseToken } from './propagation';
-import { rootSampler, type SamplerFunction } from './sampling';
+import { rootSampler, type SamplerFunction, TraceRateLimiter } from './sampling';
 import { NOOP_SPAN, NonRecordingSpan, type NoteOptions, RecordingSpan, type Span, type SpanSink, SUPPRESSED } from './span';
 import { tracedDecorator, type TracedDecorator } from './traced';
 import { isThenable } from './thenable';
@@ -47,6 +47,8 @@ export interface TracerStats {
   exportErrors: number;
   /** Incoming trace headers (or tokens) that were malformed and ignored. */
   malformedHeaders: number;
+  /** Traces not recorded because `maxTracesPerSecond` was reached (sampled roots and sampled incoming tokens). */
+  tracesRateLimited: number;
   /** `annotate`/`tag` calls made with no current span. */
   noCurrentSpan: number;
   /** Per-exporter counts. */
@@ -74,13 +76,15 @@ export class Tracer {
   private queue: BatchQueue | undefined;
   private diagnostics = new Diagnostics();
   private sampleRoot: SamplerFunction = () => false;
+  /** `maxTracesPerSecond`, when set. */
+  private traceLimit: TraceRateLimiter | undefined;
   private ids: IdGenerator = randomIdGenerator();
   /** Whether `ids` is our own generator, whose ids need no checking downstream (`RecordingSpan.checkedIds`). */
   private ownIds = true;
   private serviceName = 'unknown_service';
   private host: { address?: string; port?: number } | undefined;
   private shutdownPromise: Promise<void> | undefined;
-  private counts = { spansStarted: 0, spansFinished: 0, malformedHeaders: 0, noCurrentSpan: 0 };
+  private counts = { spansStarted: 0, spansFinished: 0, malformedHeaders: 0, noCurrentSpan: 0, tracesRateLimited: 0 };
   private readonly sink: SpanSink & { clock: Clock };
   private invalidTimeReported = false;
 
@@ -130,9 +134,11 @@ export class Tracer {
     this.ids = options.idGenerator ?? randomIdGenerator();
     this.ownIds = options.idGenerator === undefined;
     this.sampleRoot = rootSampler(resolved.sampler, options.random ?? Math.random);
+    this.traceLimit =
+      resolved.maxTracesPerSecond === undefined ? undefined : new TraceRateLimiter(resolved.maxTracesPerSecond, this.sink.clock.nowUs());
     this.serviceName = resolved.serviceName;
     this.host = resolved.host ?? defaultHost();
-    this.counts = { spansStarted: 0, spansFinished: 0, malformedHeaders: 0, noCurrentSpan: 0 };
+    this.counts = { spansStarted: 0, spansFinished: 0, malformedHeaders: 0, noCurrentSpan: 0, tracesRateLimited: 0 };
     this.invalidTimeReported = false;
     this.queue = new BatchQueue(resolved, resolved.exporters, this.diagnostics, (fn) =>
       this.store.run(SUPPRESSED, fn),
@@ -188,7 +194,9 @@ export class Tracer {
       return this.recordingSpan(parent.traceId, parent.id, name, options, parent, parent instanceof RecordingSpan && parent.checkedIds);
     }
     if (remote !== undefined) {
-      if (!remote.sampled) return new NonRecordingSpan(remote.traceId, remote.spanId, name, undefined, remote.spanId);
+      if (!remote.sampled || !this.underTraceLimit()) {
+        return new NonRecordingSpan(remote.traceId, remote.spanId, name, undefined, remote.spanId);
+      }
       return this.recordingSpan(remote.traceId, remote.spanId, name, options, undefined, remote instanceof ParsedContext && remote.unchanged());
     }
     let sampled: boolean;
@@ -198,8 +206,16 @@ export class Tracer {
       sampled = false;
       this.diagnostics.report(codes.SAMPLER_FAILED, 'tomograph: the sampler threw; trace not sampled', error);
     }
-    if (!sampled) return new NonRecordingSpan(this.ids.traceId(), this.ids.spanId(), name, undefined);
+    if (!sampled || !this.underTraceLimit()) return new NonRecordingSpan(this.ids.traceId(), this.ids.spanId(), name, undefined);
     return this.recordingSpan(this.ids.traceId(), undefined, name, options, undefined, true);
+  }
+
+  /** Whether `maxTracesPerSecond` lets one more trace be recorded now (always, without a cap). */
+  private underTraceLimit(): boolean {
+    const limit = this.traceLimit;
+    if (limit === undefined || limit.take(this.sink.clock.nowUs())) return true;
+    this.counts.tracesRateLimited++;
+    return false;
   }
 
   /** Runs `fn` with `span` current, restoring the previous span when it returns. */
@@ -393,6 +409,7 @@ export class Tracer {
         : { queueFull: 0, exportFailed: 0, exporterBusy: 0, noExporter: 0, shutdown: 0, shutdownTimeout: 0 },
       exportErrors: queue?.exportErrors ?? 0,
       malformedHeaders: this.counts.malformedHeaders,
+      tracesRateLimited: this.counts.tracesRateLimited,
       noCurrentSpan: this.counts.noCurrentSpan,
       exporters: queue?.exporterStats() ?? [],
     };
