@@ -6,33 +6,35 @@
  * backlog. Now: a handful of lookups, one at a time, the app's lookups unaffected, every metric
  * dropped and counted, shutdown() prompt and the process gone right after.
  */
-import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import { join } from 'node:path';
+import { compileLib, removeDir } from '../helpers/core-fixtures';
 
 const ROOT = join(__dirname, '..', '..');
 const CHILD = join(__dirname, '..', 'helpers', 'statsd-dns-child.js');
 const RUN_MS = 3000;
 const EXIT_LIMIT_MS = 20000;
 
-let dist: string;
+let dist: string | undefined;
 
-beforeAll(async () => {
-  dist = mkdtempSync(join(tmpdir(), 'tomograph-statsd-dns-'));
-  // tsc emits even when someone else's work in progress fails to type-check: check the output.
-  const output = await new Promise<string>((resolve) => {
-    execFile('npx', ['tsc', '-p', 'tsconfig.build.json', '--outDir', dist], { cwd: ROOT }, (_error, stdout, stderr) =>
-      resolve(stdout + stderr));
-  });
-  for (const file of ['lib/index.js', 'exporters/statsd.js']) {
-    if (!existsSync(join(dist, file))) throw new Error(`tsc did not emit ${file}:\n${output}`);
+beforeAll(() => {
+  // lib/ and the exporter's files, each transpiled on its own: fast, and unaffected by work in
+  // progress elsewhere. hot-shots resolves through the directory's node_modules link.
+  dist = compileLib();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const ts = require('typescript') as typeof import('typescript');
+  fs.mkdirSync(join(dist, 'exporters'));
+  for (const file of ['statsd.ts', 'statsd-names.ts', 'host-resolver.ts']) {
+    const { outputText } = ts.transpileModule(fs.readFileSync(join(ROOT, 'exporters', file), 'utf8'), {
+      fileName: file,
+      compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.CommonJS, esModuleInterop: true },
+    });
+    fs.writeFileSync(join(dist, 'exporters', file.replace(/\.ts$/, '.js')), outputText);
   }
-}, 120000);
-
-afterAll(() => {
-  if (dist !== undefined) rmSync(dist, { recursive: true, force: true });
 });
+
+afterAll(() => removeDir(dist));
 
 interface Report {
   spans: number;
@@ -47,7 +49,7 @@ interface Report {
 function runChild(protocol: 'udp' | 'tcp'): Promise<{ code: number | null; report: Report; exitAfterReportMs: number; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CHILD], {
-      env: { ...process.env, DIST: dist, NODE_PATH: join(ROOT, 'node_modules'), STATSD_HOST: 'nonexistent.invalid', PROTOCOL: protocol, RUN_MS: String(RUN_MS) },
+      env: { ...process.env, DIST: dist as string, STATSD_HOST: 'nonexistent.invalid', PROTOCOL: protocol, RUN_MS: String(RUN_MS) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -78,7 +80,7 @@ describe.each(['udp', 'tcp'] as const)('StatsD over %s to a host that does not r
     const { code, report, exitAfterReportMs, stderr } = await runChild(protocol);
     expect(stderr).not.toMatch(/Error|Warning/);
     expect(code).toBe(0);
-    expect(report.spans).toBeGreaterThanOrEqual(2000);
+    expect(report.spans).toBe(RUN_MS); // 1,000 a second
 
     // Backoff 1 s, 2 s, 4 s: lookups at about 0, 1 and 3 s of a 3 s run, never two at once.
     const invalidLookups = report.lookups.total['nonexistent.invalid'] ?? 0;
@@ -87,9 +89,9 @@ describe.each(['udp', 'tcp'] as const)('StatsD over %s to a host that does not r
     expect(report.exporter.lookups).toBe(invalidLookups);
     expect(report.lookups.maxInFlight).toBeLessThanOrEqual(2); // ours, and at most one of the app's own
 
-    // The app's own lookups stay fast (with the flood they took seconds).
+    // The app's own lookups stay fast (with the flood they took 9 to 62 s; the bound leaves room for a busy machine).
     expect(report.localhostMs.length).toBeGreaterThan(10);
-    expect(Math.max(...report.localhostMs)).toBeLessThan(1000);
+    expect(Math.max(...report.localhostMs)).toBeLessThan(2000);
 
     // Every span reached the exporter, whose metrics (a timer and a note counter each) were dropped and counted.
     const t = report.tracer;
@@ -99,7 +101,8 @@ describe.each(['udp', 'tcp'] as const)('StatsD over %s to a host that does not r
     expect(report.exporter.metricsDropped).toBe(2 * t.spansExported);
     expect(report.diagnostics.TOMOGRAPH_TRANSPORT_ERROR).toBeGreaterThan(0);
 
-    expect(report.shutdownMs).toBeLessThan(1000);
-    expect(exitAfterReportMs).toBeLessThan(2000);
+    // With the flood: shutdown() 20 s, the process alive 20 to 51 s after it.
+    expect(report.shutdownMs).toBeLessThan(2000);
+    expect(exitAfterReportMs).toBeLessThan(3000);
   }, 60000);
 });
