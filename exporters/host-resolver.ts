@@ -64,7 +64,7 @@ export class HostResolver {
     this.minRetryMs = options.minRetryMs ?? 1000;
     this.maxRetryMs = Math.max(this.minRetryMs, options.maxRetryMs ?? 30000);
     this.lookup = options.lookup ?? defaultLookup;
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? (() => Date.now());
     if (isIP(host) !== 0) {
       this.address = host;
       this.expiresAtMs = Infinity;
