@@ -29,6 +29,11 @@ export const codes = {
   TRANSPORT_ERROR: 'TOMOGRAPH_TRANSPORT_ERROR',
   /** The `sampler` function threw; the new trace was not sampled. */
   SAMPLER_FAILED: 'TOMOGRAPH_SAMPLER_FAILED',
+  /**
+   * A time handed to the API (`end(t)`, `timestamp`, a note's `timestamp` or `duration`) was not
+   * a number of epoch microseconds (NaN, Infinity, a string, out of range); now was used instead.
+   */
+  INVALID_TIME: 'TOMOGRAPH_INVALID_TIME',
   /** A tag value was not a string, number or boolean; it was stored as JSON text. */
   INVALID_TAG_VALUE: 'TOMOGRAPH_INVALID_TAG_VALUE',
   /** A span opened with `start()` was never stopped (found at exit, or when it was garbage-collected). */

@@ -6,9 +6,9 @@ import { codes } from './codes';
 import { asyncLocalStorageStore, type ContextStore } from './context';
 import { Diagnostics } from './diagnostics';
 import { type IdGenerator, randomIdGenerator } from './ids';
-import { type ResolvedOptions, type TracerOptions, resolveOptions } from './options';
+import { describeValue, type ResolvedOptions, type TracerOptions, resolveOptions } from './options';
 import { extractContext, formatToken, injectContext, ParsedContext, parseToken } from './propagation';
-import { rootSampler, type SamplerFunction } from './sampling';
+import { rootSampler, type SamplerFunction, TraceRateLimiter } from './sampling';
 import { flushAtExit } from './exit-flush';
 import {
   hasCheckedIds, NOOP_SPAN, NonRecordingSpan, type NoteOptions, RecordingSpan, setStartFrame, type Span, type SpanSink,
@@ -57,6 +57,8 @@ export interface TracerStats {
   exportErrors: number;
   /** Incoming trace headers (or tokens) that were malformed and ignored. */
   malformedHeaders: number;
+  /** Traces not recorded because `maxTracesPerSecond` was reached (sampled roots and sampled incoming tokens). */
+  tracesRateLimited: number;
   /** `annotate`/`tag` calls made with no current span. */
   noCurrentSpan: number;
   /** Per-exporter counts. */
@@ -78,14 +80,17 @@ export class Tracer {
   private queue: BatchQueue | undefined;
   private diagnostics = new Diagnostics();
   private sampleRoot: SamplerFunction = () => false;
+  /** `maxTracesPerSecond`, when set. */
+  private traceLimit: TraceRateLimiter | undefined;
   private ids: IdGenerator = randomIdGenerator();
   /** Whether `ids` is our own generator, whose ids need no checking downstream (`RecordingSpan.checkedIds`). */
   private ownIds = true;
   private serviceName = 'unknown_service';
   private host: { address?: string; port?: number } | undefined;
   private shutdownPromise: Promise<void> | undefined;
-  private counts = { spansStarted: 0, spansFinished: 0, malformedHeaders: 0, noCurrentSpan: 0 };
+  private counts = { spansStarted: 0, spansFinished: 0, malformedHeaders: 0, noCurrentSpan: 0, tracesRateLimited: 0 };
   private readonly sink: SpanSink & { clock: Clock };
+  private invalidTimeReported = false;
   /** Spans that `start()` opened and nothing has ended yet. */
   private openedByStart = 0;
   /** Reports a span from `start()` that was garbage-collected without ever ending. */
@@ -108,6 +113,16 @@ export class Tracer {
           tracer.lostSpans.unregister(frame);
         }
         if (tracer.queue !== undefined) tracer.queue.add(span);
+      },
+      invalidTime(what, value) {
+        // Once per configure: a caller that passes a bad time usually does so on every span.
+        if (tracer.invalidTimeReported) return;
+        tracer.invalidTimeReported = true;
+        tracer.diagnostics.report(
+          codes.INVALID_TIME,
+          `tomograph: a span's ${what} was not a time in epoch microseconds (${describeValue(value)}); used the current time`,
+          { what, value: describeValue(value) },
+        );
       },
       report(code, message, detail) {
         tracer.diagnostics.report(code, message, detail);
@@ -148,9 +163,12 @@ export class Tracer {
     this.ids = options.idGenerator ?? randomIdGenerator();
     this.ownIds = options.idGenerator === undefined;
     this.sampleRoot = rootSampler(resolved.sampler, options.random ?? Math.random);
+    this.traceLimit =
+      resolved.maxTracesPerSecond === undefined ? undefined : new TraceRateLimiter(resolved.maxTracesPerSecond, this.sink.clock.nowUs());
     this.serviceName = resolved.serviceName;
     this.host = resolved.host ?? defaultHost();
-    this.counts = { spansStarted: 0, spansFinished: 0, malformedHeaders: 0, noCurrentSpan: 0 };
+    this.counts = { spansStarted: 0, spansFinished: 0, malformedHeaders: 0, noCurrentSpan: 0, tracesRateLimited: 0 };
+    this.invalidTimeReported = false;
     this.openedByStart = 0;
     this.exitFlushedAt = -1;
     this.exitReportedOpen = 0;
@@ -215,7 +233,9 @@ export class Tracer {
       return this.recordingSpan(parent.traceId, parent.id, name, options, parent, hasCheckedIds(parent));
     }
     if (remote !== undefined) {
-      if (!remote.sampled) return new NonRecordingSpan(remote.traceId, remote.spanId, name, undefined, remote.spanId);
+      if (!remote.sampled || !this.underTraceLimit()) {
+        return new NonRecordingSpan(remote.traceId, remote.spanId, name, undefined, remote.spanId);
+      }
       return this.recordingSpan(remote.traceId, remote.spanId, name, options, undefined, remote instanceof ParsedContext && remote.unchanged());
     }
     let sampled: boolean;
@@ -225,8 +245,16 @@ export class Tracer {
       sampled = false;
       this.diagnostics.report(codes.SAMPLER_FAILED, 'tomograph: the sampler threw; trace not sampled', error);
     }
-    if (!sampled) return new NonRecordingSpan(this.ids.traceId(), this.ids.spanId(), name, undefined);
+    if (!sampled || !this.underTraceLimit()) return new NonRecordingSpan(this.ids.traceId(), this.ids.spanId(), name, undefined);
     return this.recordingSpan(this.ids.traceId(), undefined, name, options, undefined, true);
+  }
+
+  /** Whether `maxTracesPerSecond` lets one more trace be recorded now (always, without a cap). */
+  private underTraceLimit(): boolean {
+    const limit = this.traceLimit;
+    if (limit === undefined || limit.take(this.sink.clock.nowUs())) return true;
+    this.counts.tracesRateLimited++;
+    return false;
   }
 
   /** Runs `fn` with `span` current, restoring the previous span when it returns. */
@@ -436,9 +464,10 @@ export class Tracer {
       spansQueued: queue?.queued ?? 0,
       spansDropped: queue !== undefined
         ? { ...queue.drops }
-        : { queueFull: 0, exportFailed: 0, exporterBusy: 0, noExporter: 0, shutdown: 0 },
+        : { queueFull: 0, exportFailed: 0, exporterBusy: 0, noExporter: 0, shutdown: 0, shutdownTimeout: 0 },
       exportErrors: queue?.exportErrors ?? 0,
       malformedHeaders: this.counts.malformedHeaders,
+      tracesRateLimited: this.counts.tracesRateLimited,
       noCurrentSpan: this.counts.noCurrentSpan,
       exporters: queue?.exporterStats() ?? [],
     };
