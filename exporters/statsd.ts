@@ -1,19 +1,26 @@
 import { hostname as osHostname } from 'node:os';
 import { type ClientOptions, StatsD, type Tags } from 'hot-shots';
+import { defaultTracer } from '../lib/api';
 import { codes } from '../lib/codes';
 import { Diagnostics, errorMessage } from '../lib/diagnostics';
 import { describeValue, invalidOption } from '../lib/options';
 import type { DiagnosticEvent, Exporter, ExporterHost, FinishedSpan } from '../lib/types';
+import type { MetricLevel, MetricsExporter, MetricsUpdate } from '../lib/metrics/types';
+import { HostResolver, type LookupFunction } from './host-resolver';
 import { LocalRootHold } from './statsd-hold';
+import {
+  METRICS_OPTIONS, resolveMetricsOptions, type StatsdMetricsOptions, StatsdMetricsWriter, type StatsdSendClient,
+} from './statsd-metrics';
 import { MetricNames, sanitizePrefix } from './statsd-names';
 
 export { sanitizePrefix, sanitizeSegment } from './statsd-names';
+export type { LookupFunction } from './host-resolver';
 
 /** The hot-shots client type, for the `client` option. */
 export type StatsdClient = StatsD;
 
 /** Options for `StatsdExporter`. Every field is optional. */
-export interface StatsdExporterOptions {
+export interface StatsdExporterOptions extends StatsdMetricsOptions {
   /** The StatsD server. Default: `TOMOGRAPH_STATSD_HOST`, else `127.0.0.1`. */
   host?: string;
   /** The StatsD port. Default: `TOMOGRAPH_STATSD_PORT`, else 8125. */
@@ -22,8 +29,18 @@ export interface StatsdExporterOptions {
   protocol?: 'udp' | 'tcp' | 'uds';
   /** With `protocol: 'uds'`: the socket path. Default hot-shots' (`/var/run/datadog/dsd.socket`). */
   path?: string;
-  /** UDP: resolve `host` once a minute instead of on every packet. Default true. */
+  /**
+   * UDP and TCP: `host` is looked up off the send path, one lookup at a time, and its address
+   * used for a minute (a failed lookup is retried after 1 s, doubling up to 30 s; metrics sent
+   * meanwhile are dropped and counted in `stats().metricsDropped`). False: a new lookup at each
+   * export call instead of once a minute (still never more than one at a time). Default true.
+   */
   cacheDns?: boolean;
+  /**
+   * UDP and TCP: how `host` is resolved, with `dns.lookup`'s signature `(hostname, callback)`.
+   * Default `dns.lookup`.
+   */
+  lookup?: LookupFunction;
   /** First segment(s) of every metric name; dots make tree levels, `''` means none. Default `tomograph`. */
   prefix?: string;
   /** The `<host>` segment of the hierarchical names. Default `os.hostname()`. */
@@ -71,6 +88,7 @@ interface Resolved {
   protocol: 'udp' | 'tcp' | 'uds';
   path: string | undefined;
   cacheDns: boolean;
+  lookup: LookupFunction | undefined;
   telegraf: boolean;
   globalTags: Tags | undefined;
   maxBufferSize: number;
@@ -79,23 +97,35 @@ interface Resolved {
 }
 
 const KNOWN_OPTIONS = new Set([
-  'host', 'port', 'protocol', 'path', 'cacheDns', 'prefix', 'hostname', 'tags', 'telegraf', 'globalTags',
-  'maxBufferSize', 'maxNames', 'reconnectIntervalMs', 'clientOptions', 'client', 'onDiagnostic',
+  'host', 'port', 'protocol', 'path', 'cacheDns', 'lookup', 'prefix', 'hostname', 'tags', 'telegraf', 'globalTags',
+  'maxBufferSize', 'maxNames', 'reconnectIntervalMs', 'clientOptions', 'client', 'onDiagnostic', ...METRICS_OPTIONS,
 ]);
 /** Options that configure a client the exporter makes, so they make no sense beside `client`. */
 const CLIENT_OPTIONS = [
-  'host', 'port', 'protocol', 'path', 'cacheDns', 'telegraf', 'globalTags', 'maxBufferSize', 'reconnectIntervalMs',
+  'host', 'port', 'protocol', 'path', 'cacheDns', 'lookup', 'telegraf', 'globalTags', 'maxBufferSize', 'reconnectIntervalMs',
   'clientOptions',
 ] as const;
 /** One diagnostic a second at most: a dead daemon fails every packet. */
 const REPORT_INTERVAL_MS = 1000;
 /** How long `shutdown()` waits for hot-shots to close its socket. */
 const CLOSE_TIMEOUT_MS = 2000;
+/** How long a looked-up StatsD address is used (`cacheDns`, hot-shots' own default TTL). */
+const DNS_TTL_MS = 60000;
 /** Spans that wait for their local root to end (hierarchical names), at most, and how long. */
 const MAX_HELD_SPANS = 10000;
 const MAX_HOLD_MS = 60000;
 /** UDP errors after which a new socket helps (DNS or size errors would recur on any socket). */
 const DEAD_UDP_SOCKET = new Set(['ERR_SOCKET_DGRAM_NOT_RUNNING', 'ERR_SOCKET_CLOSED', 'ERR_SOCKET_DESTROYED']);
+
+/** Counts since the exporter was made. */
+export interface StatsdExporterStats {
+  /** Metrics (timers and note counters) dropped because `host` had no address (lookup failing or not done). */
+  metricsDropped: number;
+  /** Lookups of `host` started. */
+  lookups: number;
+  /** Lookups of `host` that failed. */
+  lookupFailures: number;
+}
 
 /**
  * Sends each finished span to StatsD through hot-shots: a timer in milliseconds per span and a
@@ -103,12 +133,22 @@ const DEAD_UDP_SOCKET = new Set(['ERR_SOCKET_DGRAM_NOT_RUNNING', 'ERR_SOCKET_CLO
  * model, see `MetricNames`) or, with `tags: true`, DogStatsD/Telegraf style. Transport faults
  * never reach the app: they go to `onDiagnostic`, and a TCP or UDS client that broke is replaced.
  */
-export class StatsdExporter implements Exporter {
+export class StatsdExporter implements Exporter, MetricsExporter {
+  /** Metrics below this level are left out of this exporter's updates (`level` option). */
+  readonly level: MetricLevel | undefined;
+  private readonly metrics: StatsdMetricsWriter;
+  private readonly service: string | undefined;
   private readonly options: Resolved | undefined;
   private readonly names: MetricNames;
   private diagnostics: Pick<Diagnostics, 'report'>;
   private readonly hasOwnListener: boolean;
   private readonly ownsClient: boolean;
+  /** UDP and TCP: the host's address, looked up off the send path (hot-shots gets the address). */
+  private readonly resolver: HostResolver | undefined;
+  /** The address the current client sends to. */
+  private connectedAddress: string | undefined;
+  private metricsDropped = 0;
+  private waitingForLookup = false;
   private client: StatsdClient | undefined;
   /** Callback for every send of the current client; errors of older clients are ignored. */
   private onSent: (error?: Error | null) => void;
@@ -146,6 +186,10 @@ export class StatsdExporter implements Exporter {
     const tags = options.tags ?? false;
     if (typeof tags !== 'boolean') throw invalidOption('StatsdExporter: tags must be a boolean');
     const maxNames = integer('maxNames', options.maxNames, 10000, 1);
+    const metrics = resolveMetricsOptions(options);
+    this.level = metrics.level;
+    this.service = metrics.service;
+    this.metrics = new StatsdMetricsWriter(sanitizePrefix(prefix), tags, metrics.maxValuesPerUpdate, maxNames);
 
     this.diagnostics = new Diagnostics(options.onDiagnostic);
     this.hasOwnListener = options.onDiagnostic !== undefined;
@@ -167,10 +211,16 @@ export class StatsdExporter implements Exporter {
       this.ownsClient = false;
       this.client = options.client;
       this.options = undefined;
+      this.resolver = undefined;
     } else {
       this.ownsClient = true;
-      this.options = resolveTransport(options);
-      this.connect();
+      const resolved = resolveTransport(options);
+      this.options = resolved;
+      this.resolver = resolved.protocol === 'uds'
+        ? undefined
+        : new HostResolver(resolved.host, { ttlMs: resolved.cacheDns ? DNS_TTL_MS : 0, lookup: resolved.lookup });
+      // Looked up now, so the address is known (or known to be missing) by the first export.
+      if (this.resolver === undefined || this.resolver.current() !== undefined) this.connect();
     }
   }
 
@@ -190,21 +240,109 @@ export class StatsdExporter implements Exporter {
     this.reconnect();
   }
 
-  /** Sends a timer per span and a counter per note, then hands the last packet to the socket. */
-
-  export(spans: readonly FinishedSpan[]): void {
+  /**
+   * Sends a metrics update (from `configureMetrics({ exporters })`): counters and meters `|c`,
+   * gauges `|g`, histogram values `|ms` or `|h`, named `<prefix>.<service>.<path>` (see
+   * docs/statsd-metrics.md), then hands the last packet to the socket.
+   */
+  exportMetrics(update: MetricsUpdate): void {
     if (this.closed) return;
     if (this.broken && this.ownsClient && Date.now() - this.createdAtMs >= (this.options as Resolved).reconnectIntervalMs) {
       this.reconnect();
     }
+    // Metrics wait for no lookup: without an address they are dropped and counted, as spans are.
+    const resolver = this.resolver;
+    if (resolver !== undefined) {
+      const address = resolver.current();
+      if (address === undefined) {
+        this.metricsDropped += metricsUpdateSize(update);
+        return;
+      }
+      if (address !== this.connectedAddress) this.reconnect();
+    }
+    const client = this.client;
+    if (client === undefined) return;
+    const service = this.service ?? defaultServiceName();
+    // hot-shots' typings leave out send(), its raw (never sampling) entry point.
+    const sender = client as unknown as StatsdSendClient;
+    try {
+      if (typeof sender.send !== 'function') throw new TypeError('the StatsD client has no send(): not a hot-shots client');
+      const result = this.metrics.write(sender, update, service, this.onSent);
+      if (result.dropped > 0) {
+        this.diagnostics.report(codes.EXPORT_FAILED, `tomograph: StatsD metrics: ${result.dropped} histograms left out of an update (maxValuesPerUpdate reached)`, result);
+      }
+      client.flush(this.onSent);
+    } catch (error) {
+      this.diagnostics.report(codes.EXPORT_FAILED, `tomograph: StatsD metrics: ${errorMessage(error)}`, { error });
+    }
+  }
+
+  /**
+   * Sends a timer per span and a counter per note, then hands the last packet to the socket.
+   * Returns a promise only while the host's first lookup is in flight (then sends, or drops and
+   * counts, once it settles); a host without an address drops the spans' metrics at once.
+   */
+  export(spans: readonly FinishedSpan[]): void | Promise<void> {
+    if (this.closed) return;
     // A name holds the local root's, which may still change (a server span learns its route
     // while the request runs): spans whose root is still open wait for it (statsd-hold.ts).
-    this.send(this.hold === undefined ? spans : this.hold.take(spans));
+    const ready = this.hold === undefined ? spans : this.hold.take(spans);
+    if (ready.length === 0) return;
+    const resolver = this.resolver;
+    if (resolver !== undefined) {
+      const address = resolver.current();
+      if (address === undefined) {
+        // One batch at most waits for the lookup: a lookup that hangs must not pile batches up.
+        if (resolver.looking && !this.waitingForLookup) {
+          this.waitingForLookup = true;
+          return resolver.settled().then(() => {
+            this.waitingForLookup = false;
+            this.sendOrDrop(ready);
+          });
+        }
+        return this.dropUnresolved(ready);
+      }
+      if (address !== this.connectedAddress) {
+        this.reconnect();
+      }
+    }
+    if (this.broken && this.ownsClient && Date.now() - this.createdAtMs >= (this.options as Resolved).reconnectIntervalMs) {
+      this.reconnect();
+    }
+    this.send(ready);
+  }
+
+  /** Counts since the exporter was made. */
+  stats(): StatsdExporterStats {
+    const lookups = this.resolver?.stats();
+    return { metricsDropped: this.metricsDropped, lookups: lookups?.lookups ?? 0, lookupFailures: lookups?.failures ?? 0 };
+  }
+
+  private sendOrDrop(spans: readonly FinishedSpan[]): void {
+    if (this.closed) {
+      this.metricsDropped += metricCount(spans);
+      return;
+    }
+    const address = (this.resolver as HostResolver).current();
+    if (address === undefined) return this.dropUnresolved(spans);
+    if (address !== this.connectedAddress) this.reconnect();
+    this.send(spans);
+  }
+
+  /** No address for the host: the metrics are dropped, counted, and the lookup's fault reported. */
+  private dropUnresolved(spans: readonly FinishedSpan[]): void {
+    this.metricsDropped += metricCount(spans);
+    const resolver = this.resolver as HostResolver;
+    this.reportFault(resolver.lastError ?? new Error(`no address for ${resolver.host} yet`));
   }
 
   private send(spans: readonly FinishedSpan[]): void {
     const client = this.client;
-    if (client === undefined || spans.length === 0) return;
+    if (spans.length === 0) return;
+    if (client === undefined) {
+      this.metricsDropped += metricCount(spans);
+      return;
+    }
     const names = this.names;
     const onSent = this.onSent;
     for (let i = 0; i < spans.length; i++) {
@@ -246,6 +384,7 @@ export class StatsdExporter implements Exporter {
    */
   shutdown(): Promise<void> {
     if (this.shutdownPromise === undefined) {
+      this.resolver?.close();
       // No root ends after shutdown: what still waits goes under the names it has now.
       if (this.hold !== undefined && !this.closed) this.send(this.hold.drain());
       this.shutdownPromise = this.flush().then(() => {
@@ -271,14 +410,22 @@ export class StatsdExporter implements Exporter {
     this.onSent = handler;
     this.createdAtMs = Date.now();
     this.broken = false;
+    // hot-shots gets the looked-up address: it then never calls dns.lookup itself (its own
+    // cache keeps only successes, so a name that does not resolve cost a lookup per packet).
+    const address = this.resolver?.current();
+    this.connectedAddress = address;
+    if (this.resolver !== undefined && address === undefined) {
+      this.client = undefined;
+      return;
+    }
     try {
       this.client = new StatsD({
         ...options.clientOptions,
-        host: options.host,
+        host: address ?? options.host,
         port: options.port,
         protocol: options.protocol,
         ...(options.path === undefined ? {} : { path: options.path }),
-        cacheDns: options.cacheDns,
+        cacheDns: false,
         telegraf: options.telegraf,
         ...globalTagsWith(options.globalTags, this.resourceTags),
         maxBufferSize: options.maxBufferSize,
@@ -319,6 +466,13 @@ export class StatsdExporter implements Exporter {
       (options.protocol !== 'udp' || (code !== undefined && DEAD_UDP_SOCKET.has(code)))) {
       this.broken = true;
     }
+    this.reportFault(error);
+  }
+
+  /** Reports a fault, at most once a second with a count of those suppressed since. */
+  private reportFault(error: Error): void {
+    const options = this.options;
+    const code = (error as NodeJS.ErrnoException).code;
     const now = Date.now();
     if (now - this.lastReportMs < REPORT_INTERVAL_MS) {
       this.suppressed++;
@@ -357,6 +511,9 @@ function resolveTransport(options: StatsdExporterOptions): Resolved {
   }
   const cacheDns = options.cacheDns ?? true;
   if (typeof cacheDns !== 'boolean') throw invalidOption('StatsdExporter: cacheDns must be a boolean');
+  if (options.lookup !== undefined && typeof options.lookup !== 'function') {
+    throw invalidOption('StatsdExporter: lookup must be a function like dns.lookup');
+  }
   const telegraf = options.telegraf ?? false;
   if (typeof telegraf !== 'boolean') throw invalidOption('StatsdExporter: telegraf must be a boolean');
   const globalTags = options.globalTags;
@@ -377,7 +534,7 @@ function resolveTransport(options: StatsdExporterOptions): Resolved {
     throw invalidOption('StatsdExporter: clientOptions.errorHandler is the exporter\'s own; use onDiagnostic');
   }
   return {
-    host, port, protocol, path: options.path, cacheDns, telegraf, globalTags, maxBufferSize, reconnectIntervalMs,
+    host, port, protocol, path: options.path, cacheDns, lookup: options.lookup, telegraf, globalTags, maxBufferSize, reconnectIntervalMs,
     clientOptions,
   };
 }
@@ -395,12 +552,32 @@ function globalTagsWith(globalTags: Tags | undefined, resourceTags: string[] | u
   return { globalTags: { ...merged, ...globalTags } };
 }
 
+/** The metrics a batch makes: a timer per span and a counter per note. */
+function metricCount(spans: readonly FinishedSpan[]): number {
+  let n = spans.length;
+  for (let i = 0; i < spans.length; i++) n += spans[i].notes.length;
+  return n;
+}
+
+/** How many lines an update would have sent (each histogram value one line). */
+function metricsUpdateSize(update: MetricsUpdate): number {
+  let n = update.counters.length + update.gauges.length + update.meters.length;
+  for (let i = 0; i < update.histograms.length; i++) n += update.histograms[i].values.length;
+  return n;
+}
+
 function integer(name: string, value: unknown, fallback: number, min: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
     throw invalidOption(`StatsdExporter: ${name} must be an integer >= ${min}, not ${describeValue(value)}`);
   }
   return value;
+}
+
+/** The default tracer's `serviceName`, read at each update (configure may come after the exporter). */
+function defaultServiceName(): string {
+  const name = defaultTracer.service;
+  return typeof name === 'string' && name !== '' ? name : 'unknown_service';
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -21,7 +21,11 @@ export interface ZipkinExporterOptions {
   url?: string | URL;
   /** Gzip each POST (`Content-Encoding: gzip`, fastest level). Default false. */
   gzip?: boolean;
-  /** Longest time one POST may take, in milliseconds. Default 5000. */
+  /**
+   * Longest time one POST may take, in milliseconds. Default 4000: two of them plus the first
+   * backoff (under 100 ms) fit in the default `deadlineMs` (9000), so a POST that stalls is
+   * retried once; with 5000 no retry after a timeout could ever start.
+   */
   timeoutMs?: number;
   /** Retries after a 5xx, a network error or a timeout (never after a 4xx). Default 3. */
   maxRetries?: number;
@@ -68,6 +72,16 @@ const KNOWN_OPTIONS = new Set([
   'headers', 'random',
 ]);
 const MIB = 1024 * 1024;
+/**
+ * Default `timeoutMs`: 2 × 4000 + a first backoff under 100 ms < `deadlineMs` 9000 < the
+ * queue's `exportTimeoutMs` 10000, so one stalled POST is retried and still counted by the queue.
+ */
+const DEFAULT_TIMEOUT_MS = 4000;
+/**
+ * `shutdown()` waits this long at most for posts in flight: the tracer's queue has already spent
+ * most of its `exportTimeoutMs` on the batches and leaves at most 2 s to the exporters.
+ */
+const MAX_SHUTDOWN_WAIT_MS = 2000;
 /** Headers the exporter writes per request; a user value would corrupt the upload. */
 const RESERVED_HEADERS = new Set(['content-length', 'content-encoding', 'content-type', 'transfer-encoding', 'b3', 'host']);
 
@@ -114,7 +128,7 @@ export class ZipkinExporter implements Exporter {
       throw invalidOption('ZipkinExporter: gzip must be a boolean');
     }
     this.gzip = options.gzip === true;
-    this.timeoutMs = integer('timeoutMs', options.timeoutMs, 5000, 1);
+    this.timeoutMs = integer('timeoutMs', options.timeoutMs, DEFAULT_TIMEOUT_MS, 1);
     this.maxRetries = integer('maxRetries', options.maxRetries, 3, 0);
     this.retryBaseMs = integer('retryBaseMs', options.retryBaseMs, 100, 0);
     this.retryMaxMs = integer('retryMaxMs', options.retryMaxMs, Math.max(2000, this.retryBaseMs), 0);
@@ -184,8 +198,9 @@ export class ZipkinExporter implements Exporter {
 
   /**
    * Stops taking batches, gives each batch still being retried one last attempt now (no
-   * backoff), waits for posts in flight (at most `timeoutMs`), then closes every socket. Safe
-   * to call twice.
+   * backoff), waits for posts in flight (at most `timeoutMs`, and at most 2 s: the tracer's
+   * queue has already waited for its batches), then closes every socket, so the process can
+   * exit. Safe to call twice.
    */
   shutdown(): Promise<void> {
     if (this.shutdownPromise === undefined) this.shutdownPromise = this.close();
@@ -205,7 +220,7 @@ export class ZipkinExporter implements Exporter {
       await Promise.race([
         Promise.allSettled([...this.inFlight]),
         new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, this.timeoutMs);
+          timer = setTimeout(resolve, Math.min(this.timeoutMs, MAX_SHUTDOWN_WAIT_MS));
           timer.unref();
         }),
       ]);

@@ -104,7 +104,11 @@ function escapeCommentPart(text: string): string {
 
 /**
  * `sql` with `comment` appended, as sqlcommenter places it: after the statement, before a
- * trailing semicolon. A trailing `--` line comment would swallow it, so it then goes on a new line.
+ * trailing semicolon. A line comment on the last line (`--`, or MySQL's `#`) would swallow it,
+ * so it then goes on a new line: a line comment ends there in every dialect, and the comment
+ * stays the statement's last part, where sqlcommenter's readers look for it. The check is for
+ * the characters anywhere in the last line (a `#` in a string, PostgreSQL's `#` operator): a
+ * newline between tokens never changes a statement, so a false alarm costs nothing.
  */
 export function appendComment(sql: string, comment: string): string {
   if (comment === '') return sql;
@@ -116,7 +120,8 @@ export function appendComment(sql: string, comment: string): string {
     end--;
   }
   const head = sql.slice(0, end);
-  const lineComment = head.indexOf('--', head.lastIndexOf('\n') + 1) !== -1;
+  const lastLine = head.lastIndexOf('\n') + 1;
+  const lineComment = head.indexOf('--', lastLine) !== -1 || head.indexOf('#', lastLine) !== -1;
   return head + (lineComment ? '\n' : ' ') + comment + semicolon;
 }
 

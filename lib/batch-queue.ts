@@ -11,7 +11,10 @@ export interface QueueOptions {
   maxBatchSize: number;
   /** How long a span may wait for a batch to fill, in milliseconds. */
   scheduledDelayMs: number;
-  /** How long one `export`, `flush` or `shutdown` call may take, in milliseconds. */
+  /**
+   * How long one `export` call may take, and the queue's `flush()` or `shutdown()` as a whole
+   * (whatever the backlog), in milliseconds.
+   */
   exportTimeoutMs: number;
   /** The tracer's resource attributes, handed to exporters by `attach`. */
   resource?: Readonly<Record<string, string | number | boolean>>;
@@ -42,6 +45,8 @@ export interface DropCounts {
   noExporter: number;
   /** The span ended after `shutdown()`. */
   shutdown: number;
+  /** The span was still queued or being exported when `shutdown()` ran out of time (`exportTimeoutMs`). */
+  shutdownTimeout: number;
 }
 
 interface Batch {
@@ -52,6 +57,8 @@ interface Batch {
   waiting: number;
   failed: boolean;
   skipped: boolean;
+  /** Given up at shutdown's deadline: counted as dropped, and a late outcome is ignored. */
+  abandoned: boolean;
 }
 
 interface Lane {
@@ -71,7 +78,7 @@ interface Lane {
  * (with the reason), or still queued.
  */
 export class BatchQueue {
-  readonly drops: DropCounts = { queueFull: 0, exportFailed: 0, exporterBusy: 0, noExporter: 0, shutdown: 0 };
+  readonly drops: DropCounts = { queueFull: 0, exportFailed: 0, exporterBusy: 0, noExporter: 0, shutdown: 0, shutdownTimeout: 0 };
   exported = 0;
   exportErrors = 0;
 
@@ -154,28 +161,83 @@ export class BatchQueue {
 
   /**
    * Exports everything queued when called, and resolves once each of those spans is settled
-   * (exported or dropped), then asks every exporter to flush what it buffers itself.
+   * (exported or dropped), then asks every exporter to flush what it buffers itself; all within
+   * `exportTimeoutMs`, whatever the backlog. Spans still out then stay queued (and are sent).
    */
   async flush(): Promise<void> {
-    this.cutBatches(true);
-    // Waits by batch, not by span count: a newer batch skipped for a lagging exporter settles
-    // before an older one still in flight.
-    const seq = this.nextSeq - 1;
-    if (this.oldestOpenSeq() <= seq) {
-      await new Promise<void>((resolve) => this.settleWaiters.push({ seq, resolve }));
-    }
-    await Promise.all(this.lanes.map((lane) => this.callLifecycle(lane, 'flush')));
+    const deadlineMs = Date.now() + this.options.exportTimeoutMs;
+    await this.settleQueued(this.options.exportTimeoutMs);
+    await Promise.all(this.lanes.map((lane) => this.callLifecycle(lane, 'flush', deadlineMs - Date.now())));
   }
 
-  /** Flushes, then shuts every exporter down. Spans that end afterwards are dropped. */
+  /**
+   * Flushes, then shuts every exporter down, within `exportTimeoutMs` in all: batches get all
+   * but the last fifth of it (at most 2 s, left for the exporters' own `shutdown()`); what is
+   * still queued or being exported then is dropped (`shutdownTimeout`). Spans that end
+   * afterwards are dropped (`shutdown`).
+   */
   async shutdown(): Promise<void> {
     // Closed first: a span that ends while the flush runs is counted as dropped (shutdown)
     // rather than left in the buffer after the timer is gone.
     this.closed = true;
-    await this.flush();
+    const budgetMs = this.options.exportTimeoutMs;
+    const deadlineMs = Date.now() + budgetMs;
+    const settled = await this.settleQueued(budgetMs - Math.min(MAX_CLOSE_RESERVE_MS, Math.floor(budgetMs / 5)));
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    await Promise.all(this.lanes.map((lane) => this.callLifecycle(lane, 'shutdown')));
+    if (!settled) this.abandonAll();
+    await Promise.all(
+      this.lanes.map(async (lane) => {
+        await this.callLifecycle(lane, 'flush', deadlineMs - Date.now());
+        await this.callLifecycle(lane, 'shutdown', deadlineMs - Date.now());
+      }),
+    );
+  }
+
+  /**
+   * Cuts what is buffered into batches and resolves true once every batch cut so far has
+   * settled, or false after `limitMs`. Waits by batch, not by span count: a newer batch skipped
+   * for a lagging exporter settles before an older one still in flight.
+   */
+  private settleQueued(limitMs: number): Promise<boolean> {
+    this.cutBatches(true);
+    const seq = this.nextSeq - 1;
+    if (this.oldestOpenSeq() > seq) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const waiter = {
+        seq,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve(true);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.settleWaiters = this.settleWaiters.filter((w) => w !== waiter);
+        resolve(false);
+      }, Math.max(0, limitMs));
+      timer.unref();
+      this.settleWaiters.push(waiter);
+    });
+  }
+
+  /**
+   * Shutdown's deadline passed: every batch still open is dropped (`shutdownTimeout`) and each
+   * lane forgets it, so an export call that settles later changes no count.
+   */
+  private abandonAll(): void {
+    for (const batch of this.open) {
+      batch.abandoned = true;
+      this.batchedSpans -= batch.spans.length;
+      this.drops.shutdownTimeout += batch.spans.length;
+    }
+    this.open.clear();
+    for (const lane of this.lanes) {
+      lane.backlog = [];
+      lane.busy = false;
+    }
+    const waiters = this.settleWaiters;
+    this.settleWaiters = [];
+    for (const waiter of waiters) waiter.resolve();
   }
 
   private schedule(): void {
@@ -192,7 +254,9 @@ export class BatchQueue {
     while (this.buffer.length >= size || (all && this.buffer.length > 0)) {
       const spans = this.buffer.length <= size ? this.buffer : this.buffer.slice(0, size);
       this.buffer = spans === this.buffer ? [] : this.buffer.slice(size);
-      const batch: Batch = { seq: this.nextSeq++, spans, waiting: this.lanes.length, failed: false, skipped: false };
+      const batch: Batch = {
+        seq: this.nextSeq++, spans, waiting: this.lanes.length, failed: false, skipped: false, abandoned: false,
+      };
       this.open.add(batch);
       this.batchedSpans += spans.length;
       for (const lane of this.lanes) {
@@ -242,6 +306,7 @@ export class BatchQueue {
       if (finished) return;
       finished = true;
       if (timer !== undefined) clearTimeout(timer);
+      if (batch.abandoned) return;
       if (error === undefined) {
         lane.stats.exported += batch.spans.length;
       } else {
@@ -309,17 +374,19 @@ export class BatchQueue {
     return first.done === true ? Infinity : first.value.seq;
   }
 
-  private async callLifecycle(lane: Lane, method: 'flush' | 'shutdown'): Promise<void> {
+  /** Calls an exporter's `flush` or `shutdown` and waits for it `limitMs` at most. */
+  private async callLifecycle(lane: Lane, method: 'flush' | 'shutdown', limitMs: number): Promise<void> {
     const fn = lane.exporter[method];
     if (typeof fn !== 'function') return;
     let timer: NodeJS.Timeout | undefined;
+    const waitMs = Math.max(0, limitMs);
     try {
       await Promise.race([
         this.runSuppressed(() => fn.call(lane.exporter)),
         new Promise<never>((_, reject) => {
           timer = setTimeout(
-            () => reject(new Error(`${method} timed out after ${this.options.exportTimeoutMs} ms`)),
-            this.options.exportTimeoutMs,
+            () => reject(new Error(`${method} did not finish within the ${waitMs} ms left of exportTimeoutMs`)),
+            waitMs,
           );
           timer.unref();
         }),
@@ -335,6 +402,9 @@ export class BatchQueue {
     }
   }
 }
+
+/** Shutdown leaves the last fifth of `exportTimeoutMs`, at most this much, to the exporters' own shutdown(). */
+const MAX_CLOSE_RESERVE_MS = 2000;
 
 function exporterName(exporter: Exporter, index: number): string {
   const ctor = (exporter as { constructor?: { name?: string } }).constructor;

@@ -29,6 +29,11 @@ export const codes = {
   TRANSPORT_ERROR: 'TOMOGRAPH_TRANSPORT_ERROR',
   /** The `sampler` function threw; the new trace was not sampled. */
   SAMPLER_FAILED: 'TOMOGRAPH_SAMPLER_FAILED',
+  /**
+   * A time handed to the API (`end(t)`, `timestamp`, a note's `timestamp` or `duration`) was not
+   * a number of epoch microseconds (NaN, Infinity, a string, out of range); now was used instead.
+   */
+  INVALID_TIME: 'TOMOGRAPH_INVALID_TIME',
   /** A tag value was not a string, number or boolean; it was stored as JSON text. */
   INVALID_TAG_VALUE: 'TOMOGRAPH_INVALID_TAG_VALUE',
   /** A span opened with `start()` was never stopped (found at exit, or when it was garbage-collected). */
@@ -39,6 +44,20 @@ export const codes = {
   BAGGAGE_DROPPED: 'TOMOGRAPH_BAGGAGE_DROPPED',
   /** An integration hit an unexpected fault in its own code and carried on. */
   INTEGRATION_ERROR: 'TOMOGRAPH_INTEGRATION_ERROR',
+  /** A metric was given a value it cannot take (NaN, a negative counter increment or histogram value, a non-number); ignored. */
+  METRIC_INVALID_VALUE: 'TOMOGRAPH_METRIC_INVALID_VALUE',
+  /** A gauge function threw or returned a non-number; the gauge was left out of that read. */
+  METRIC_GAUGE_FAILED: 'TOMOGRAPH_METRIC_GAUGE_FAILED',
+  /** A labelled metric reached `maxSeries`; further label values go to its one overflow series. */
+  METRIC_SERIES_OVERFLOW: 'TOMOGRAPH_METRIC_SERIES_OVERFLOW',
+  /** A metrics exporter's `exportMetrics`, `flush` or `shutdown` threw or rejected. */
+  METRICS_EXPORT_FAILED: 'TOMOGRAPH_METRICS_EXPORT_FAILED',
+  /** A metrics exporter did not settle within `exportTimeoutMs`. */
+  METRICS_EXPORT_TIMEOUT: 'TOMOGRAPH_METRICS_EXPORT_TIMEOUT',
+  /** Graphite: lines dropped (buffer full while carbon was away) or not sent (NaN, infinite, too long). */
+  GRAPHITE_LINES_DROPPED: 'TOMOGRAPH_GRAPHITE_LINES_DROPPED',
+  /** Host-wide stats: a socket could not be served, or a process's stats could not be read. */
+  HOST_STATS_ERROR: 'TOMOGRAPH_HOST_STATS_ERROR',
 } as const;
 
 /** One of the stable codes above. */

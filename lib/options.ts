@@ -25,6 +25,13 @@ export interface TracerOptions {
    * follow the parent. Default: `TOMOGRAPH_SAMPLE_RATE`, else 1.
    */
   sampler?: Sampler;
+  /**
+   * At most this many new traces a second start recording in this process (a token bucket with
+   * one second's burst), counting new roots the sampler chose and requests whose incoming token
+   * says sampled, which any client can send. Past it a trace is not recorded and downstream
+   * hears "not sampled" (counted in `stats().tracesRateLimited`). Default: no cap.
+   */
+  maxTracesPerSecond?: number;
   /** Headers `inject` writes. Default `['x-trace-info', 'traceparent', 'b3']`. */
   propagation?: readonly PropagationFormat[];
   /** Spans held for export at most. Default 2048. */
@@ -33,7 +40,11 @@ export interface TracerOptions {
   maxBatchSize?: number;
   /** Longest wait for a batch to fill, in milliseconds. Default 1000. */
   scheduledDelayMs?: number;
-  /** Longest time one export call may take, in milliseconds. Default 10000. */
+  /**
+   * Longest time one export call may take, and `flush()` or `shutdown()` as a whole whatever the
+   * backlog, in milliseconds (shutdown drops what it could not send in time, counted as
+   * `spansDropped.shutdownTimeout`). Default 10000.
+   */
   exportTimeoutMs?: number;
   /** Receives every SDK-side fault. Without it, each code becomes one `process.emitWarning`. */
   onDiagnostic?: DiagnosticListener;
@@ -75,6 +86,7 @@ export interface ResolvedOptions {
   context: ContextStoreName;
   clsNamespace: string | undefined;
   sampler: Sampler;
+  maxTracesPerSecond: number | undefined;
   propagation: readonly PropagationFormat[];
   maxQueueSize: number;
   maxBatchSize: number;
@@ -92,7 +104,7 @@ export interface ResolvedOptions {
 
 const FORMATS: readonly PropagationFormat[] = ['x-trace-info', 'traceparent', 'b3', 'b3-multi'];
 const KNOWN_OPTIONS = new Set([
-  'serviceName', 'exporters', 'context', 'clsNamespace', 'sampler', 'propagation', 'maxQueueSize',
+  'serviceName', 'exporters', 'context', 'clsNamespace', 'sampler', 'maxTracesPerSecond', 'propagation', 'maxQueueSize',
   'maxBatchSize', 'scheduledDelayMs', 'exportTimeoutMs', 'onDiagnostic', 'disabled', 'host',
   'clock', 'idGenerator', 'random', 'flushOnExit', 'resource', 'baggageTags',
 ]);
@@ -163,6 +175,12 @@ export function resolveOptions(options: TracerOptions, env: NodeJS.ProcessEnv = 
     throw invalidOption(`sampler must be a ratio from 0 to 1 or a function, not ${describeValue(sampler)}`);
   }
 
+  const maxTracesPerSecond = options.maxTracesPerSecond;
+  if (maxTracesPerSecond !== undefined &&
+    !(typeof maxTracesPerSecond === 'number' && maxTracesPerSecond > 0 && Number.isFinite(maxTracesPerSecond))) {
+    throw invalidOption(`maxTracesPerSecond must be a positive number, not ${describeValue(maxTracesPerSecond)}`);
+  }
+
   const propagation = options.propagation ?? ['x-trace-info', 'traceparent', 'b3'];
   if (!Array.isArray(propagation)) throw invalidOption(`propagation must be an array of header formats, not ${describeValue(propagation)}`);
   for (const format of propagation) {
@@ -225,6 +243,7 @@ export function resolveOptions(options: TracerOptions, env: NodeJS.ProcessEnv = 
     context,
     clsNamespace: options.clsNamespace,
     sampler,
+    maxTracesPerSecond,
     propagation: [...new Set(propagation)],
     maxQueueSize,
     maxBatchSize,

@@ -22,3 +22,36 @@ function alwaysSample(): boolean {
 function neverSample(): boolean {
   return false;
 }
+
+/**
+ * A cap on new recorded traces, as Jaeger's rate-limiting sampler: a token bucket that refills
+ * at `perSecond` and holds at most max(1, perSecond) tokens (one second's burst). Every trace
+ * that would start recording in this process takes one: new roots the sampler chose and, above
+ * all, requests that arrive with a sampled token, which any client can send. Spans of a trace
+ * already recorded here take none. The clock is the tracer's, so tests drive it by hand.
+ */
+export class TraceRateLimiter {
+  private readonly perUs: number;
+  private readonly maxTokens: number;
+  private tokens: number;
+  private lastUs: number;
+
+  constructor(perSecond: number, nowUs: number) {
+    this.perUs = perSecond / 1e6;
+    this.maxTokens = Math.max(1, perSecond);
+    this.tokens = this.maxTokens;
+    this.lastUs = nowUs;
+  }
+
+  /** True when a new trace may be recorded now (and takes its token). */
+  take(nowUs: number): boolean {
+    const elapsedUs = nowUs - this.lastUs;
+    if (elapsedUs > 0) {
+      this.tokens = Math.min(this.maxTokens, this.tokens + elapsedUs * this.perUs);
+      this.lastUs = nowUs;
+    }
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}

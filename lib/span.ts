@@ -52,6 +52,8 @@ export interface SpanSink {
   spanEnded(span: RecordingSpan, frame: StartFrame | undefined): void;
   /** Reports a misuse (a tag value of the wrong type) through the tracer's diagnostics. */
   report(code: string, message: string, detail?: unknown): void;
+  /** A caller handed in a time that is not epoch microseconds (`what`: which one); now is used instead. */
+  invalidTime(what: string, value: unknown): void;
 }
 
 // Shared empty values: most spans carry no notes or few tags, so each span allocates its
@@ -63,6 +65,18 @@ const MAX_TAGS = 256;
 const NO_TAGS: Readonly<Record<string, TagValue>> = Object.freeze({});
 /** Longest JSON text stored for a tag value that is not a string, number or boolean. */
 export const MAX_TAG_JSON_LENGTH = 4096;
+// The largest time (µs) taken from a caller: past 2^53 µs (year 2255), µs are no longer whole.
+const MAX_TIME_US = Number.MAX_SAFE_INTEGER;
+
+/**
+ * A caller's time in whole epoch µs, or now (reported) when it is not a number in [0, 2^53):
+ * NaN and ±Infinity fail the comparisons, so one check covers every bad value.
+ */
+function checkedTime(sink: SpanSink, value: number, what: string): number {
+  if (typeof value === 'number' && value >= 0 && value <= MAX_TIME_US) return Math.floor(value);
+  sink.invalidTime(what, value);
+  return sink.clock.nowUs();
+}
 
 /**
  * What `start()` needs to undo on `stop()`: the span that was current before. Kept in a private
@@ -135,7 +149,7 @@ export class RecordingSpan implements Span, FinishedSpan {
     this.host = host;
     this.remote = remote;
     // Given times may be fractional (from performance.now, say); exported ones are whole µs.
-    this.timestamp = timestamp === undefined ? sink.clock.nowUs() : Math.floor(timestamp);
+    this.timestamp = timestamp === undefined ? sink.clock.nowUs() : checkedTime(sink, timestamp, 'start timestamp');
     this.duration = 0;
     this.notes = NO_NOTES as Note[];
     this.tags = NO_TAGS as Record<string, TagValue>;
@@ -169,11 +183,18 @@ export class RecordingSpan implements Span, FinishedSpan {
     const sink = this.#sink;
     if (sink === undefined) return this;
     const given = options?.timestamp;
-    const timestamp = given === undefined ? sink.clock.nowUs() : Math.floor(given);
+    const timestamp = given === undefined ? sink.clock.nowUs() : checkedTime(sink, given, 'note timestamp');
+    let duration = options?.duration;
+    if (duration !== undefined) {
+      if (typeof duration === 'number' && duration > -MAX_TIME_US && duration <= MAX_TIME_US) {
+        duration = Math.max(0, Math.floor(duration));
+      } else {
+        sink.invalidTime('note duration', duration);
+        duration = undefined;
+      }
+    }
     const note: Note =
-      options?.duration === undefined
-        ? { timestamp, value: String(value) }
-        : { timestamp, value: String(value), duration: Math.max(0, Math.floor(options.duration)) };
+      duration === undefined ? { timestamp, value: String(value) } : { timestamp, value: String(value), duration };
     if (this.notes === NO_NOTES) this.notes = [note];
     else if (this.notes.length < MAX_NOTES) this.notes.push(note);
     return this;
@@ -216,7 +237,8 @@ export class RecordingSpan implements Span, FinishedSpan {
   end(endTimeUs?: number): void {
     const sink = this.#sink;
     if (sink === undefined) return;
-    this.duration = Math.max(1, Math.floor((endTimeUs ?? sink.clock.nowUs()) - this.timestamp));
+    const endUs = endTimeUs === undefined ? sink.clock.nowUs() : checkedTime(sink, endTimeUs, 'end time');
+    this.duration = Math.max(1, Math.floor(endUs - this.timestamp));
     // Dropping the sink marks the span ended, so late annotate/tag calls become no-ops.
     this.#sink = undefined;
     sink.spanEnded(this, this.#startFrame);

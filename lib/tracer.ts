@@ -8,10 +8,10 @@ import { codes } from './codes';
 import { asyncLocalStorageStore, type ContextStore } from './context';
 import { Diagnostics } from './diagnostics';
 import { type IdGenerator, randomIdGenerator } from './ids';
-import { type ResolvedOptions, type TracerOptions, resolveOptions } from './options';
+import { describeValue, type ResolvedOptions, type TracerOptions, resolveOptions } from './options';
 import { extractBaggage, extractContext, formatToken, injectBaggage, injectContext, ParsedContext, parseToken } from './propagation';
 import { parseTraceState } from './tracestate';
-import { rootSampler, type SamplerFunction } from './sampling';
+import { rootSampler, type SamplerFunction, TraceRateLimiter } from './sampling';
 import { flushAtExit } from './exit-flush';
 import {
   carriedOf, hasCheckedIds, NOOP_SPAN, NonRecordingSpan, type NoteOptions, RecordingSpan, setCarried, setStartFrame, type Span,
@@ -66,6 +66,8 @@ export interface TracerStats {
   exportErrors: number;
   /** Incoming trace headers (or tokens) that were malformed and ignored. */
   malformedHeaders: number;
+  /** Traces not recorded because `maxTracesPerSecond` was reached (sampled roots and sampled incoming tokens). */
+  tracesRateLimited: number;
   /** `annotate`/`tag` calls made with no current span. */
   noCurrentSpan: number;
   /** Per-exporter counts. */
@@ -87,6 +89,8 @@ export class Tracer {
   private queue: BatchQueue | undefined;
   private diagnostics = new Diagnostics();
   private sampleRoot: SamplerFunction = () => false;
+  /** `maxTracesPerSecond`, when set. */
+  private traceLimit: TraceRateLimiter | undefined;
   private ids: IdGenerator = randomIdGenerator();
   /** Whether `ids` is our own generator, whose ids need no checking downstream (`RecordingSpan.checkedIds`). */
   private ownIds = true;
@@ -97,8 +101,9 @@ export class Tracer {
   private serviceName = 'unknown_service';
   private host: { address?: string; port?: number } | undefined;
   private shutdownPromise: Promise<void> | undefined;
-  private counts = { spansStarted: 0, spansFinished: 0, malformedHeaders: 0, noCurrentSpan: 0 };
+  private counts = { spansStarted: 0, spansFinished: 0, malformedHeaders: 0, noCurrentSpan: 0, tracesRateLimited: 0 };
   private readonly sink: SpanSink & { clock: Clock };
+  private invalidTimeReported = false;
   /** Spans that `start()` opened and nothing has ended yet. */
   private openedByStart = 0;
   /** Reports a span from `start()` that was garbage-collected without ever ending. */
@@ -121,6 +126,16 @@ export class Tracer {
           tracer.lostSpans.unregister(frame);
         }
         if (tracer.queue !== undefined) tracer.queue.add(span);
+      },
+      invalidTime(what, value) {
+        // Once per configure: a caller that passes a bad time usually does so on every span.
+        if (tracer.invalidTimeReported) return;
+        tracer.invalidTimeReported = true;
+        tracer.diagnostics.report(
+          codes.INVALID_TIME,
+          `tomograph: a span's ${what} was not a time in epoch microseconds (${describeValue(value)}); used the current time`,
+          { what, value: describeValue(value) },
+        );
       },
       report(code, message, detail) {
         tracer.diagnostics.report(code, message, detail);
@@ -163,9 +178,12 @@ export class Tracer {
     this.randomTraceIds = options.idGenerator === undefined || options.idGenerator.random === true;
     this.baggageTags = resolved.baggageTags;
     this.sampleRoot = rootSampler(resolved.sampler, options.random ?? Math.random);
+    this.traceLimit =
+      resolved.maxTracesPerSecond === undefined ? undefined : new TraceRateLimiter(resolved.maxTracesPerSecond, this.sink.clock.nowUs());
     this.serviceName = resolved.serviceName;
     this.host = resolved.host ?? defaultHost();
-    this.counts = { spansStarted: 0, spansFinished: 0, malformedHeaders: 0, noCurrentSpan: 0 };
+    this.counts = { spansStarted: 0, spansFinished: 0, malformedHeaders: 0, noCurrentSpan: 0, tracesRateLimited: 0 };
+    this.invalidTimeReported = false;
     this.openedByStart = 0;
     this.exitFlushedAt = -1;
     this.exitReportedOpen = 0;
@@ -182,6 +200,11 @@ export class Tracer {
   /** Now, in epoch microseconds, on this tracer's clock: for integrations that time things. */
   now(): number {
     return this.sink.clock.nowUs();
+  }
+
+  /** The configured `serviceName` (`'unknown_service'` before `configure`); exporters name metrics with it. */
+  get service(): string {
+    return this.serviceName;
   }
 
   /** The `propagation` formats `inject` writes. */
@@ -240,7 +263,9 @@ export class Tracer {
     }
     if (remote !== undefined) {
       const context = this.remoteCarried(remote, givenBaggage ?? remote.baggage);
-      if (!remote.sampled) return carrying(new NonRecordingSpan(remote.traceId, remote.spanId, name, undefined, remote.spanId), context);
+      if (!remote.sampled || !this.underTraceLimit()) {
+        return carrying(new NonRecordingSpan(remote.traceId, remote.spanId, name, undefined, remote.spanId), context);
+      }
       return this.recordingSpan(remote.traceId, remote.spanId, name, options, undefined, remote instanceof ParsedContext && remote.unchanged(), context);
     }
     let sampled: boolean;
@@ -251,7 +276,9 @@ export class Tracer {
       this.diagnostics.report(codes.SAMPLER_FAILED, 'tomograph: the sampler threw; trace not sampled', error);
     }
     const context = carried(this.randomTraceIds, undefined, givenBaggage ?? scope?.baggage);
-    if (!sampled) return carrying(new NonRecordingSpan(this.ids.traceId(), this.ids.spanId(), name, undefined), context);
+    if (!sampled || !this.underTraceLimit()) {
+      return carrying(new NonRecordingSpan(this.ids.traceId(), this.ids.spanId(), name, undefined), context);
+    }
     return this.recordingSpan(this.ids.traceId(), undefined, name, options, undefined, true, context);
   }
 
@@ -261,6 +288,14 @@ export class Tracer {
     // A context from user code: its tracestate is checked like a header's.
     const traceState = typeof remote.traceState === 'string' ? parseTraceState(remote.traceState) ?? undefined : undefined;
     return carried(remote.random === true, traceState, baggage instanceof Baggage ? baggage : undefined);
+  }
+
+  /** Whether `maxTracesPerSecond` lets one more trace be recorded now (always, without a cap). */
+  private underTraceLimit(): boolean {
+    const limit = this.traceLimit;
+    if (limit === undefined || limit.take(this.sink.clock.nowUs())) return true;
+    this.counts.tracesRateLimited++;
+    return false;
   }
 
   /** Runs `fn` with `span` current, restoring the previous span when it returns. */
@@ -556,9 +591,10 @@ export class Tracer {
       spansQueued: queue?.queued ?? 0,
       spansDropped: queue !== undefined
         ? { ...queue.drops }
-        : { queueFull: 0, exportFailed: 0, exporterBusy: 0, noExporter: 0, shutdown: 0 },
+        : { queueFull: 0, exportFailed: 0, exporterBusy: 0, noExporter: 0, shutdown: 0, shutdownTimeout: 0 },
       exportErrors: queue?.exportErrors ?? 0,
       malformedHeaders: this.counts.malformedHeaders,
+      tracesRateLimited: this.counts.tracesRateLimited,
       noCurrentSpan: this.counts.noCurrentSpan,
       exporters: queue?.exporterStats() ?? [],
     };

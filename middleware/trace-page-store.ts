@@ -1,5 +1,6 @@
 import { describeValue, invalidOption } from '../lib/options';
-import type { Exporter, FinishedSpan } from '../lib/types';
+import type { Endpoint, Exporter, FinishedSpan, Note, TagValue } from '../lib/types';
+import { MAX_NOTES, MAX_STRING, MAX_TAGS } from './trace-page-json';
 
 /** Options for `RecentTracesExporter`. */
 export interface RecentTracesOptions {
@@ -9,6 +10,13 @@ export interface RecentTracesOptions {
   maxSpansPerTrace?: number;
   /** Spans kept over all traces at most; whole traces are evicted, oldest first. Default 10000. */
   maxSpans?: number;
+  /**
+   * Bytes the kept spans may take, estimated (strings at 2 bytes a character, plus each
+   * object's overhead); whole traces are evicted, oldest first, and a span that would take a
+   * trace over it alone is dropped. Values are cut when stored to what the page shows (4000
+   * characters, 200 notes, 100 tags per span). Default 16 MiB.
+   */
+  maxBytes?: number;
 }
 
 /** One trace as the list on the page shows it. Times in microseconds. */
@@ -43,14 +51,17 @@ export interface RecentTracesStats {
   traces: number;
   /** Spans held now. */
   spans: number;
+  /** Estimated bytes the spans held take. */
+  bytes: number;
   maxTraces: number;
   maxSpansPerTrace: number;
   maxSpans: number;
+  maxBytes: number;
   /** Calls to `export` so far: 0 means the exporter was never added to `configure`. */
   batches: number;
   /** Spans received by `export`. */
   spansReceived: number;
-  /** Spans dropped because their trace already held `maxSpansPerTrace`. */
+  /** Spans dropped because their trace already held `maxSpansPerTrace` (or alone would exceed `maxBytes`). */
   spansDropped: number;
   /** Traces evicted to stay within `maxTraces` / `maxSpans`. */
   tracesEvicted: number;
@@ -68,26 +79,41 @@ interface TraceEntry {
   endUs: number;
   errorCount: number;
   droppedSpans: number;
+  /** Estimated bytes of `spans`. */
+  bytes: number;
   /** Cached until the next span arrives. */
   summary: TraceSummary | undefined;
 }
 
 const MAX_SERVICES = 10;
+const MIB = 1024 * 1024;
+// Kept one past what the page shows, so the page still sees (and says) that a value was cut.
+const STORED_STRING = MAX_STRING + 1;
+const STORED_NOTES = MAX_NOTES + 1;
+const STORED_TAGS = MAX_TAGS + 1;
+// Estimated V8 sizes, rounded up: a span object with its arrays, one note, one tag slot, an endpoint.
+const SPAN_BYTES = 400;
+const NOTE_BYTES = 64;
+const TAG_BYTES = 48;
+const ENDPOINT_BYTES = 64;
 
 /**
  * A bounded in-memory exporter that groups spans by trace for the trace page: it keeps the
  * last `maxTraces` traces (least recently updated go first), at most `maxSpansPerTrace` spans
- * each and `maxSpans` in all, and ranks them by start, duration and failure. `export` is a few
- * map operations per span and never throws; nothing is copied (the spans are the tracer's own,
- * immutable once ended).
+ * each, `maxSpans` and `maxBytes` in all, and ranks them by start, duration and failure. Any
+ * client that reaches the app chooses its trace id and its path, so each span is stored as a
+ * plain copy with its values cut to what the page shows (never the tracer's own span, which
+ * holds its parent and every full value), and counted in bytes. `export` never throws.
  */
 export class RecentTracesExporter implements Exporter {
   readonly maxTraces: number;
   readonly maxSpansPerTrace: number;
   readonly maxSpans: number;
+  readonly maxBytes: number;
   /** Insertion order is update order: the first entry is the least recently updated. */
   private readonly traces = new Map<string, TraceEntry>();
   private spanTotal = 0;
+  private byteTotal = 0;
   private counts = { batches: 0, spansReceived: 0, spansDropped: 0, tracesEvicted: 0, pageTracesIgnored: 0 };
 
   constructor(options: RecentTracesOptions = {}) {
@@ -95,13 +121,21 @@ export class RecentTracesExporter implements Exporter {
     this.maxTraces = positive('maxTraces', options.maxTraces, 200);
     this.maxSpansPerTrace = positive('maxSpansPerTrace', options.maxSpansPerTrace, 500);
     this.maxSpans = positive('maxSpans', options.maxSpans, 10000);
+    this.maxBytes = positive('maxBytes', options.maxBytes, 16 * MIB);
     if (this.maxSpansPerTrace > this.maxSpans) throw invalidOption('maxSpansPerTrace must not exceed maxSpans');
   }
 
   /** Takes a batch of finished spans. Never throws. */
   export(spans: readonly FinishedSpan[]): void {
     this.counts.batches++;
-    for (const span of spans) this.add(span);
+    for (const span of spans) {
+      try {
+        this.add(span);
+      } catch {
+        // A span whose fields throw when read (not one of the tracer's) is left out.
+        this.counts.spansDropped++;
+      }
+    }
   }
 
   /** Every trace held, newest start first. */
@@ -140,9 +174,11 @@ export class RecentTracesExporter implements Exporter {
     return {
       traces: this.traces.size,
       spans: this.spanTotal,
+      bytes: this.byteTotal,
       maxTraces: this.maxTraces,
       maxSpansPerTrace: this.maxSpansPerTrace,
       maxSpans: this.maxSpans,
+      maxBytes: this.maxBytes,
       ...this.counts,
     };
   }
@@ -151,6 +187,7 @@ export class RecentTracesExporter implements Exporter {
   clear(): void {
     this.traces.clear();
     this.spanTotal = 0;
+    this.byteTotal = 0;
   }
 
   /** Nothing is buffered: spans are held as they arrive. */
@@ -180,6 +217,7 @@ export class RecentTracesExporter implements Exporter {
         endUs: span.timestamp + span.duration,
         errorCount: 0,
         droppedSpans: 0,
+        bytes: 0,
         summary: undefined,
       };
     } else {
@@ -187,19 +225,24 @@ export class RecentTracesExporter implements Exporter {
       this.traces.delete(span.traceId);
     }
     this.traces.set(span.traceId, entry);
-    if (entry.spans.length >= this.maxSpansPerTrace) {
+    const stored = entry.spans.length < this.maxSpansPerTrace ? storedSpan(span) : undefined;
+    if (stored === undefined || entry.bytes + stored.bytes > this.maxBytes) {
       entry.droppedSpans++;
       this.counts.spansDropped++;
     } else {
-      entry.spans.push(span);
+      const copy = stored.span;
+      entry.spans.push(copy);
+      entry.bytes += stored.bytes;
       this.spanTotal++;
-      if (span.timestamp < entry.startUs) entry.startUs = span.timestamp;
-      const endUs = span.timestamp + span.duration;
+      this.byteTotal += stored.bytes;
+      if (copy.timestamp < entry.startUs) entry.startUs = copy.timestamp;
+      const endUs = copy.timestamp + copy.duration;
       if (endUs > entry.endUs) entry.endUs = endUs;
-      if (span.error !== undefined) entry.errorCount++;
+      if (copy.error !== undefined) entry.errorCount++;
     }
     entry.summary = undefined;
-    while (this.traces.size > this.maxTraces || this.spanTotal > this.maxSpans) {
+    // The trace just updated is the youngest, so it goes last, and it alone fits (checked above).
+    while (this.traces.size > this.maxTraces || this.spanTotal > this.maxSpans || this.byteTotal > this.maxBytes) {
       const oldest = this.traces.values().next().value as TraceEntry;
       this.evict(oldest, true);
     }
@@ -208,6 +251,7 @@ export class RecentTracesExporter implements Exporter {
   private evict(entry: TraceEntry, counted: boolean): void {
     this.traces.delete(entry.traceId);
     this.spanTotal -= entry.spans.length;
+    this.byteTotal -= entry.bytes;
     if (counted) this.counts.tracesEvicted++;
   }
 
@@ -253,6 +297,68 @@ function summarize(entry: TraceEntry): TraceSummary {
   Object.freeze(services);
   entry.summary = Object.freeze(summary);
   return summary;
+}
+
+/**
+ * A plain copy of `span` as the store keeps it, values cut to what the page shows, and its
+ * estimated size. A cut string is copied out of the original: V8's substrings may point into
+ * their parent, which would keep the full 16,000-character value alive.
+ */
+function storedSpan(span: FinishedSpan): { span: FinishedSpan; bytes: number } {
+  const size = { bytes: SPAN_BYTES };
+  const notes: Note[] = [];
+  const given = span.notes;
+  for (let i = 0; i < given.length && i < STORED_NOTES; i++) {
+    const note = given[i];
+    const value = text(note.value, size);
+    notes.push(note.duration === undefined ? { timestamp: note.timestamp, value } : { timestamp: note.timestamp, value, duration: note.duration });
+    size.bytes += NOTE_BYTES;
+  }
+  const tags: Record<string, TagValue> = {};
+  let tagCount = 0;
+  for (const key in span.tags) {
+    if (tagCount++ >= STORED_TAGS) break;
+    const value = span.tags[key];
+    tags[text(key, size)] = typeof value === 'string' ? text(value, size) : value;
+    size.bytes += TAG_BYTES;
+  }
+  const copy: { -readonly [K in keyof FinishedSpan]: FinishedSpan[K] } = {
+    traceId: span.traceId,
+    id: span.id,
+    name: text(span.name, size),
+    service: text(span.service, size),
+    timestamp: span.timestamp,
+    duration: span.duration,
+    notes,
+    tags,
+    sampled: span.sampled,
+  };
+  size.bytes += 2 * (span.traceId.length + span.id.length);
+  if (span.parentId !== undefined) {
+    copy.parentId = span.parentId;
+    size.bytes += 2 * span.parentId.length;
+  }
+  if (span.kind !== undefined) copy.kind = span.kind;
+  if (span.host !== undefined) copy.host = endpoint(span.host, size);
+  if (span.remote !== undefined) copy.remote = endpoint(span.remote, size);
+  if (span.error !== undefined) copy.error = text(span.error, size);
+  return { span: copy, bytes: size.bytes };
+}
+
+function text(value: unknown, size: { bytes: number }): string {
+  let s = typeof value === 'string' ? value : String(value);
+  if (s.length > STORED_STRING) s = Buffer.from(s.slice(0, STORED_STRING), 'utf16le').toString('utf16le');
+  size.bytes += 2 * s.length;
+  return s;
+}
+
+function endpoint(given: Endpoint, size: { bytes: number }): Endpoint {
+  const out: Endpoint = {};
+  if (given.service !== undefined) out.service = text(given.service, size);
+  if (given.address !== undefined) out.address = text(given.address, size);
+  if (given.port !== undefined) out.port = given.port;
+  size.bytes += ENDPOINT_BYTES;
+  return out;
 }
 
 function rank(span: FinishedSpan): number {

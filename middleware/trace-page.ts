@@ -12,6 +12,7 @@ import { PAGE_TAG, RecentTracesExporter, type RecentTracesOptions } from './trac
 export { RecentTracesExporter, PAGE_TAG, type RecentTracesOptions, type RecentTracesStats, type TraceSummary } from './trace-page-store';
 export { type Authorize, isLoopback, loopbackOnly } from './trace-page-access';
 export type { SpanJson } from './trace-page-json';
+export { statsPage, type StatsPageOptions, type MetricsSource, type QueryOperator, type StatsQuery } from './stats-page';
 
 /** `RecentTracesExporter` under the name of its role on the page. */
 export const TraceStore = RecentTracesExporter;
@@ -37,7 +38,7 @@ export interface TracePageOptions extends RecentTracesOptions {
   /**
    * Where the traces come from: a `RecentTracesExporter` that you also put in
    * `configure({ exporters })`. Default: a new one (with `maxTraces`, `maxSpansPerTrace`,
-   * `maxSpans` from these options), exposed as `page.exporter` for you to add.
+   * `maxSpans`, `maxBytes` from these options), exposed as `page.exporter` for you to add.
    */
   store?: RecentTracesExporter;
   /** The tracer whose `stats()` the page shows. Default: the default tracer. */
@@ -61,7 +62,7 @@ export type TracePage = Handler & {
   readonly store: RecentTracesExporter;
 };
 
-const KNOWN_OPTIONS = new Set(['store', 'tracer', 'authorize', 'title', 'express', 'maxTraces', 'maxSpansPerTrace', 'maxSpans']);
+const KNOWN_OPTIONS = new Set(['store', 'tracer', 'authorize', 'title', 'express', 'maxTraces', 'maxSpansPerTrace', 'maxSpans', 'maxBytes']);
 /** Summaries per ranked list (`slowest`, `failed`) unless `?limit=` says otherwise. */
 const DEFAULT_RANKED = 50;
 const TRACE_ID = /^[0-9a-f]{32}$/;
@@ -91,7 +92,7 @@ export function tracePage(options: TracePageOptions = {}): TracePage {
   if (given !== undefined && !(given instanceof RecentTracesExporter)) {
     throw invalidOption('tracePage: store must be a RecentTracesExporter');
   }
-  if (given !== undefined && (options.maxTraces ?? options.maxSpansPerTrace ?? options.maxSpans) !== undefined) {
+  if (given !== undefined && (options.maxTraces ?? options.maxSpansPerTrace ?? options.maxSpans ?? options.maxBytes) !== undefined) {
     throw invalidOption('tracePage: pass the limits to the RecentTracesExporter you give as store, not to tracePage');
   }
   if (typeof authorize !== 'function') throw invalidOption('tracePage: authorize must be a function (req) => boolean');
@@ -101,7 +102,9 @@ export function tracePage(options: TracePageOptions = {}): TracePage {
   }
   const store =
     given ??
-    new RecentTracesExporter({ maxTraces: options.maxTraces, maxSpansPerTrace: options.maxSpansPerTrace, maxSpans: options.maxSpans });
+    new RecentTracesExporter({
+      maxTraces: options.maxTraces, maxSpansPerTrace: options.maxSpansPerTrace, maxSpans: options.maxSpans, maxBytes: options.maxBytes,
+    });
   const express = options.express ?? loadExpress();
   if (express === null || (typeof express !== 'object' && typeof express !== 'function') || typeof express.Router !== 'function') {
     throw invalidOption('tracePage: express must be the express module (with Router())');

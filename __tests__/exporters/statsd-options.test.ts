@@ -29,6 +29,7 @@ describe('StatsdExporter options', () => {
     ['an unknown protocol', { protocol: 'http' }, /protocol must be 'udp', 'tcp' or 'uds'/],
     ['an empty uds path', { protocol: 'uds', path: '' }, /path must be a non-empty string/],
     ['cacheDns not a boolean', { cacheDns: 'yes' }, /cacheDns must be a boolean/],
+    ['lookup not a function', { lookup: 'dns' }, /lookup must be a function/],
     ['a prefix not a string', { prefix: 1 }, /prefix must be a string/],
     ['an empty hostname', { hostname: ' ' }, /hostname must be a non-empty string/],
     ['tags not a boolean', { tags: 1 }, /tags must be a boolean/],

@@ -182,3 +182,23 @@ it('exits by itself when the collector hangs', async () => {
   expect(report.shutdownMs).toBeLessThan(3500);
   expect(collector.posts.length).toBe(3);
 }, 30_000);
+
+it('shutdown() with a backlog of batches to a collector that accepts and never answers: done within exportTimeoutMs, the rest counted, the process exits', async () => {
+  collector.answer = 'hang';
+  // 2048 spans in 8 batches; the queue's exportTimeoutMs is 3000, Zipkin's timeoutMs its default.
+  // One batch after another, each waiting out its timeout, that was 8 x 3 s.
+  const run = await runChild(['shutdown', collector.url, '2048', 'default', '256'], { limitMs: 40_000 });
+  const report = run.report as { shutdownMs: number; stats: Stats; unhandled: string[]; uptimeMs: number };
+  expect(run.signal).toBeNull();
+  expect(run.code).toBe(0);
+  expect(report.unhandled).toEqual([]);
+  expect(report.shutdownMs).toBeLessThan(4000); // exportTimeoutMs 3000, and a busy machine
+  const stats = report.stats;
+  expect(stats.spansExported).toBe(0);
+  expect(stats.spansQueued).toBe(0);
+  expect(stats.spansDropped.shutdownTimeout).toBe(2048);
+  expect(stats.spansFinished).toBe(dropped(stats));
+  // Zipkin's shutdown() waits 2 s at most for the POST still in flight, then closes its socket:
+  // the process ends soon after its report (spawn to exit, less its own uptime at the report).
+  expect(run.elapsedMs - report.uptimeMs).toBeLessThan(4000);
+}, 60_000);

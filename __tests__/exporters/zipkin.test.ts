@@ -120,6 +120,21 @@ describe('ZipkinExporter over HTTP', () => {
     expect(zipkin.stats().bytesInFlight).toBe(0);
   });
 
+  it('with the defaults, a POST that stalls is retried within the deadline, and the queue counts the batch exported', async () => {
+    // The first POST hangs; the retry is answered. Worst-case jitter: the longest backoff.
+    collector.script.push('hang');
+    const zipkin = new ZipkinExporter({ url: collector.url, random: () => 0.999 });
+    exporters.push(zipkin);
+    const tracer = new Tracer({ serviceName: 'stall', exporters: [zipkin], scheduledDelayMs: 0 });
+    tracer.trace('checkout', () => undefined);
+    await tracer.flush();
+    expect(collector.posts.map((post) => post.answer)).toEqual(['hang', 202]);
+    expect(collector.spans.map((span) => span.name)).toEqual(['checkout']);
+    expect(zipkin.stats()).toMatchObject({ posts: 2, retries: 1, spansSent: 1, spansFailed: 0 });
+    // Within the queue's exportTimeoutMs (10 s): the queue never gave up on it.
+    expect(tracer.stats()).toMatchObject({ spansExported: 1, exportErrors: 0 });
+  }, 20_000);
+
   it('retries a collector that is down a bounded number of times, then fails', async () => {
     await collector.stop();
     const zipkin = exporter({ maxRetries: 4 });

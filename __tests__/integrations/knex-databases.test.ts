@@ -201,6 +201,16 @@ for (const name of ['postgresql', 'mysql'] as const) {
         expect(text).toBe(`${expected.ownText} /*traceparent='00-${raw.traceId}-${raw.id}-03'*/`);
       });
 
+      it('comment: true: a statement ending in a line comment gets the comment after it, on its own line', async () => {
+        detach = instrumentKnex(knex, { tracer: t.tracer, comment: true });
+        // MySQL/MariaDB read # as a line comment; PostgreSQL only --.
+        const lineComment = name === 'mysql' ? '# the caller\'s note' : "-- the caller's note";
+        const statement = `${expected.ownText} ${lineComment}`;
+        const text = await t.tracer.trace('request', async () => expected.ownTextRow(await knex.raw(statement)));
+        const raw = only(await t.spans(), 'raw');
+        expect(text).toBe(`${statement}\n/*traceparent='00-${raw.traceId}-${raw.id}-01'*/`);
+      });
+
       it('comment: true: builders with bindings and transactions still run', async () => {
         detach = instrumentKnex(knex, { tracer: t.tracer, comment: true });
         const sent: string[] = [];

@@ -61,6 +61,14 @@ describe('appendComment', () => {
     expect(appendComment('select 1 -- a\nfrom t', c)).toBe(`select 1 -- a\nfrom t ${c}`);
     expect(appendComment('select 1', '')).toBe('select 1');
   });
+
+  it("never goes inside MySQL's # line comment: a new line ends that comment first", () => {
+    expect(appendComment('select 1 # why', c)).toBe(`select 1 # why\n${c}`);
+    expect(appendComment('select 1; # why\n', c)).toBe(`select 1; # why\n${c}`);
+    expect(appendComment('select 1 # a\nfrom t', c)).toBe(`select 1 # a\nfrom t ${c}`);
+    // A # that is no comment (in a string, PostgreSQL's xor) costs only a harmless line break.
+    expect(appendComment("select '#' as x", c)).toBe(`select '#' as x\n${c}`);
+  });
 });
 
 describe('scrubErrorMessage', () => {

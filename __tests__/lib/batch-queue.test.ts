@@ -221,6 +221,20 @@ describe('flush', () => {
     balanced();
   });
 
+  it('settles within exportTimeoutMs whatever the backlog; what is still out stays queued', async () => {
+    const exporter = new ScriptedExporter(() => 'hang');
+    const { tracer, finish, balanced } = setup([exporter], { maxBatchSize: 10 });
+    finish(40); // four batches, each would wait its own 5000 ms timeout in turn
+    const flushed = tracer.flush();
+    await jest.advanceTimersByTimeAsync(4999);
+    expect(await isSettled(flushed)).toBe(false);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(await isSettled(flushed)).toBe(true);
+    // The first batch timed out; the next is in flight, the rest wait: nothing is lost by flush().
+    expect(tracer.stats()).toMatchObject({ spansQueued: 30, spansDropped: { exportFailed: 10 } });
+    balanced();
+  });
+
   it("an exporter's failing or hanging flush is reported and flush() still settles", async () => {
     const failing = new ScriptedExporter(() => 'ok', { flush: () => Promise.reject(new Error('no flush')) });
     const hanging = new ScriptedExporter(() => 'ok', { flush: () => new Promise(() => undefined) });
@@ -268,6 +282,55 @@ describe('shutdown', () => {
     balanced();
     // And nothing new starts.
     expect(tracer.startSpan('after').recording).toBe(false);
+  });
+});
+
+describe('shutdown under a backlog', () => {
+  it('resolves within exportTimeoutMs whatever the backlog; what was not sent is dropped (shutdownTimeout)', async () => {
+    const exporter = new ScriptedExporter(() => 'hang');
+    const { tracer, finish, balanced } = setup([exporter], { maxBatchSize: 10, maxQueueSize: 2048 });
+    finish(2000); // 200 batches: one at a time, 5000 ms each, that was 1000 s
+    const closing = tracer.shutdown();
+    await jest.advanceTimersByTimeAsync(5000);
+    expect(await isSettled(closing)).toBe(true);
+    const stats = tracer.stats();
+    expect(stats.spansQueued).toBe(0);
+    expect(stats.spansExported).toBe(0);
+    expect(stats.spansDropped.shutdownTimeout).toBe(2000);
+    expect(exporter.shutdownCalls).toBe(1);
+    balanced();
+    // The abandoned call settling later counts nothing twice, and sends nothing more.
+    exporter.settleHung();
+    await jest.advanceTimersByTimeAsync(10_000);
+    expect(tracer.stats()).toEqual(stats);
+    expect(exporter.batches).toHaveLength(1);
+  });
+
+  it("leaves part of the time to the exporters' own shutdown, and waits for it no longer than that", async () => {
+    const exporter = new ScriptedExporter(() => 'hang', { shutdown: () => new Promise(() => undefined) });
+    const { tracer, finish, codes: seen, balanced } = setup([exporter], { maxBatchSize: 10 });
+    finish(30);
+    const closing = tracer.shutdown();
+    // 5000 ms in all: batches until 4000, the exporter's shutdown() from then on.
+    await jest.advanceTimersByTimeAsync(3999);
+    expect(exporter.shutdownCalls).toBe(0);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(exporter.shutdownCalls).toBe(1);
+    expect(await isSettled(closing)).toBe(false);
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(await isSettled(closing)).toBe(true);
+    expect(seen()).toContain(codes.EXPORTER_CLOSE_FAILED);
+    expect(tracer.stats().spansDropped.shutdownTimeout).toBe(30);
+    balanced();
+  });
+
+  it('a quick exporter loses nothing: every batch is sent within the time', async () => {
+    const exporter = new ScriptedExporter(() => 'okAsync');
+    const { tracer, finish, balanced } = setup([exporter], { maxBatchSize: 10 });
+    finish(100);
+    await tracer.shutdown();
+    expect(tracer.stats()).toMatchObject({ spansExported: 100, spansQueued: 0, spansDropped: { shutdownTimeout: 0 } });
+    balanced();
   });
 });
 

@@ -1,3 +1,4 @@
+import { ManualClock } from '../../lib/clock';
 import { codes } from '../../lib/codes';
 import type { Span } from '../../lib/span';
 import { testTracer } from '../helpers/core-fixtures';
@@ -120,5 +121,70 @@ describe('parent-based sampling', () => {
     expect(a.sampled).toBe(true);
     expect(b.sampled).toBe(false);
     expect((await spans()).map((span) => span.name)).toEqual(['a']);
+  });
+});
+
+describe('maxTracesPerSecond: a cap on new recorded traces, also those a client asks for', () => {
+  it('is off by default: a client that sends sampled tokens gets every request recorded', async () => {
+    const { tracer, spans } = testTracer({ sampler: 0.01, random: () => 0.5 });
+    for (let i = 0; i < 500; i++) tracer.trace('GET /', () => undefined, { parent: SAMPLED });
+    expect(await spans()).toHaveLength(500);
+    expect(tracer.stats().tracesRateLimited).toBe(0);
+  });
+
+  it('records at most that many traces continued from sampled tokens a second (a burst of as many), then refills', async () => {
+    const clock = new ManualClock();
+    const { tracer, spans } = testTracer({ sampler: 0.01, random: () => 0.5, maxTracesPerSecond: 10, clock });
+    const recorded = (n: number) => {
+      let count = 0;
+      for (let i = 0; i < n; i++) {
+        tracer.trace('GET /', (span) => {
+          if (span.recording) count++;
+          // Children of a recorded trace are never limited: the cap is per trace.
+          tracer.trace('child', (child) => expect(child.recording).toBe(span.recording));
+        }, { parent: SAMPLED });
+      }
+      return count;
+    };
+    expect(recorded(1000)).toBe(10);
+    clock.advance(500_000); // half a second: five more
+    expect(recorded(1000)).toBe(5);
+    clock.advance(10_000_000); // ten seconds idle: the bucket holds one second's worth, no more
+    expect(recorded(1000)).toBe(10);
+    // Each second of a steady flood, ten.
+    for (let s = 0; s < 5; s++) {
+      clock.advance(1_000_000);
+      expect(recorded(1000)).toBe(10);
+    }
+    expect((await spans()).filter((span) => span.name === 'GET /')).toHaveLength(75);
+    expect(tracer.stats().tracesRateLimited).toBe(8000 - 75);
+  });
+
+  it('a limited request is not recorded and tells downstream "not sampled"', () => {
+    const clock = new ManualClock();
+    const { tracer } = testTracer({ maxTracesPerSecond: 1, clock });
+    tracer.trace('first', () => undefined, { parent: SAMPLED });
+    tracer.trace('second', (span) => {
+      expect(span.recording).toBe(false);
+      expect(span.traceId).toBe('0af7651916cd43dd8448eb211c80319c');
+      expect(tracer.getTraceInfo()?.endsWith('-00')).toBe(true);
+    }, { parent: SAMPLED });
+  });
+
+  it('counts new roots the sampler chose too, and one below 1/s still lets one through', async () => {
+    const clock = new ManualClock();
+    const { tracer, spans } = testTracer({ maxTracesPerSecond: 0.5, clock });
+    for (let i = 0; i < 10; i++) tracer.trace('root', () => undefined);
+    clock.advance(1_000_000);
+    for (let i = 0; i < 10; i++) tracer.trace('root', () => undefined);
+    clock.advance(1_000_000);
+    for (let i = 0; i < 10; i++) tracer.trace('root', () => undefined);
+    expect(await spans()).toHaveLength(2);
+  });
+
+  it.each([[0], [-1], [NaN], [Infinity], ['10']])('rejects maxTracesPerSecond %p at configure time', (value) => {
+    expect(() => testTracer({ maxTracesPerSecond: value as number })).toThrow(
+      expect.objectContaining({ code: codes.INVALID_OPTION, message: expect.stringContaining('maxTracesPerSecond') }),
+    );
   });
 });

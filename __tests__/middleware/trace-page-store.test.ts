@@ -171,3 +171,62 @@ test('safeJson leaves no character that could open markup', () => {
   expect(text).not.toMatch(/[<>&\u2028\u2029]/);
   expect(JSON.parse(text)).toEqual(value);
 });
+
+describe('bounded in bytes', () => {
+  const long = (n: number, c = 'p') => Buffer.alloc(n, c).toString('latin1');
+
+  test('stores a plain copy with values cut to what the page shows; the page still says they were cut', () => {
+    const store = new RecentTracesExporter();
+    const notes = Array.from({ length: 1000 }, (_, i) => ({ timestamp: T0 + i, value: long(10_000, 'n') }));
+    const tags: Record<string, string | number> = { 'http.path': long(16_000), 'http.status_code': 200 };
+    for (let i = 0; i < 300; i++) tags[`k${i}`] = i;
+    const original = Object.assign(span(1, { notes, tags, error: long(50_000, 'e'), name: long(9000, 'g') }), {
+      localParent: { huge: long(1_000_000) },
+    });
+    store.export([original]);
+    const [kept] = store.spans(original.traceId)!;
+    expect(kept).not.toBe(original);
+    expect('localParent' in kept).toBe(false);
+    expect(kept.tags['http.path']).toHaveLength(MAX_STRING + 1);
+    expect(kept.tags['http.status_code']).toBe(200);
+    expect(Object.keys(kept.tags)).toHaveLength(MAX_TAGS + 1);
+    expect(kept.notes).toHaveLength(MAX_NOTES + 1);
+    expect(kept.notes[0].value).toHaveLength(MAX_STRING + 1);
+    expect(kept.error).toHaveLength(MAX_STRING + 1);
+    expect(kept.name).toHaveLength(MAX_STRING + 1);
+    expect(spanToJson(kept).truncated).toBe(true);
+    // The estimate: a few hundred KB for this span, not the ~10 MB it was given.
+    const { bytes } = store.stats();
+    expect(bytes).toBeGreaterThan(2 * MAX_STRING * (MAX_NOTES + 3));
+    expect(bytes).toBeLessThan(2 * 1024 * 1024);
+  });
+
+  test('evicts whole old traces to stay within maxBytes, and drops a span that would take one trace over it alone', () => {
+    const store = new RecentTracesExporter({ maxBytes: 100_000 });
+    for (let trace = 1; trace <= 30; trace++) store.export([span(trace, { tags: { path: long(3000) } })]);
+    const stats = store.stats();
+    expect(stats.bytes).toBeLessThanOrEqual(100_000);
+    expect(stats.traces).toBeLessThan(30);
+    expect(stats.tracesEvicted).toBe(30 - stats.traces);
+    // The newest traces are the ones kept.
+    expect(store.summary((30).toString(16).padStart(32, '0'))).toBeDefined();
+
+    const small = new RecentTracesExporter({ maxBytes: 20_000 });
+    for (let i = 0; i < 10; i++) small.export([span(99, { tags: { path: long(3000) } })]);
+    expect(small.stats().bytes).toBeLessThanOrEqual(20_000);
+    expect(small.summary((99).toString(16).padStart(32, '0'))!.droppedSpans).toBeGreaterThan(0);
+    expect(small.stats().spans + small.stats().spansDropped).toBe(10);
+  });
+
+  test('clear() forgets the bytes too', () => {
+    const store = new RecentTracesExporter();
+    store.export([span(1)]);
+    expect(store.stats().bytes).toBeGreaterThan(0);
+    store.clear();
+    expect(store.stats().bytes).toBe(0);
+  });
+
+  test('rejects a maxBytes that is not a positive integer', () => {
+    expect(() => new RecentTracesExporter({ maxBytes: 0 })).toThrow(/maxBytes/);
+  });
+});
