@@ -495,7 +495,7 @@ describeBroker('rabbitmq', 'instrumentAmqplib', () => {
     expect(byBody.get('plain')).toEqual({ app: 'x' });
     const producer = await spans.waitFor((s) => s.kind === 'PRODUCER');
     expect(producer.parentId).toBeUndefined();
-    expect(byBody.get('root')).toMatchObject({ app: 'x', 'x-trace-info': `00-${producer.traceId}-${producer.id}-01` });
+    expect(byBody.get('root')).toMatchObject({ app: 'x', 'x-trace-info': `00-${producer.traceId}-${producer.id}-03` });
     await ch.close();
   });
 

@@ -290,7 +290,7 @@ describeBroker('redis', 'tomograph/bullmq', () => {
     expect(opts).toEqual({ attempts: 1 });
     const producer = await spans.waitFor((s) => s.kind === 'PRODUCER');
     expect(producer.parentId).toBeUndefined();
-    expect(JSON.parse(String(rooted.opts.telemetry?.metadata))).toMatchObject({ 'x-trace-info': `00-${producer.traceId}-${producer.id}-01` });
+    expect(JSON.parse(String(rooted.opts.telemetry?.metadata))).toMatchObject({ 'x-trace-info': `00-${producer.traceId}-${producer.id}-03` });
     const omitted = await q.add('j', {}, { telemetry: { omitContext: true } });
     expect(omitted.opts.telemetry?.metadata).toBeUndefined();
     expect(() => instrumentQueue({} as never)).toThrow(expect.objectContaining({ code: codes.INVALID_OPTION }));
