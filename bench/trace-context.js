@@ -29,7 +29,7 @@ const SCENARIOS = {
   absent: { label: 'no trace headers at all (a new root trace)', headers: {} },
   traceparent: { label: 'traceparent only', headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' } },
   'with-tracestate': {
-    label: 'traceparent + tracestate (3 members, 52 chars)',
+    label: 'traceparent + tracestate (3 members, 53 chars)',
     headers: {
       traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
       tracestate: 'congo=t61rcWkgMzE,rojo=00f067aa0ba902b7,ot=th:8;rv:ab',
