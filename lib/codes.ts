@@ -47,6 +47,10 @@ export const codes = {
   METRICS_EXPORT_FAILED: 'TOMOGRAPH_METRICS_EXPORT_FAILED',
   /** A metrics exporter did not settle within `exportTimeoutMs`. */
   METRICS_EXPORT_TIMEOUT: 'TOMOGRAPH_METRICS_EXPORT_TIMEOUT',
+  /** Graphite: lines dropped (buffer full while carbon was away) or not sent (NaN, infinite, too long). */
+  GRAPHITE_LINES_DROPPED: 'TOMOGRAPH_GRAPHITE_LINES_DROPPED',
+  /** Host-wide stats: a socket could not be served, or a process's stats could not be read. */
+  HOST_STATS_ERROR: 'TOMOGRAPH_HOST_STATS_ERROR',
 } as const;
 
 /** One of the stable codes above. */
