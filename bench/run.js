@@ -7,7 +7,7 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
-const ORDER = ['core', 'core-memory', 'context-stores', 'zipkin-export', 'statsd-export', 'http', 'knex', 'trace-page'];
+const ORDER = ['core', 'core-memory', 'context-stores', 'zipkin-export', 'statsd-export', 'http', 'instructions', 'knex', 'trace-page'];
 
 const wanted = process.argv.slice(2);
 const present = ORDER.filter((name) => fs.existsSync(path.join(__dirname, `${name}.js`)));
