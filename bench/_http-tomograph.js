@@ -7,6 +7,8 @@
  *   tomograph-noexport  an exporter that drops every batch (the cost of tracing alone)
  *   tomograph-encode    an exporter that encodes each batch as the Zipkin exporter does, and drops it
  *   tomograph-statsd    `StatsdExporter` (UDP) to the local sink (STATSD_PORT)
+ *   tomograph-no-router-errors  as `tomograph`, but the middleware's subscription to the router's
+ *                      error channel is skipped (a piece variant: what that subscription costs)
  * With BENCH_KNEX=1 the app serves `/knex`, its Knex instance under `instrumentKnex`.
  */
 const path = require('node:path');
@@ -17,6 +19,11 @@ const { expressMiddleware } = require(path.join(dist, 'middleware/express'));
 const { instrumentHttp } = require(path.join(dist, 'integrations/http'));
 
 const variant = process.env.BENCH_VARIANT || 'tomograph';
+if (variant === 'tomograph-no-router-errors') {
+  const dc = require('node:diagnostics_channel');
+  const subscribe = dc.subscribe;
+  dc.subscribe = (name, fn) => (name === 'tracing:express.router.request:error' ? undefined : subscribe.call(dc, name, fn));
+}
 function makeExporter() {
   switch (variant) {
     case 'tomograph-noexport':

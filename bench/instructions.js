@@ -26,7 +26,8 @@
  *     [--connections 10] [--rounds 1] [--delay-ms 600000] [--dist dir] [--keep dir] [--json file]
  *
  * Variants (`--variants`, default all but the piece variants marked *):
- *   untraced, empty-mw*, als, tomograph-noexport, tomograph-encode*, tomograph, tomograph-statsd,
+ *   untraced, empty-mw*, als, tomograph-noexport, tomograph-encode*, tomograph,
+ *   tomograph-no-router-errors*, tomograph-statsd,
  *   otel, otel-noop*, zipkin-js
  * `--keep dir` keeps each callgrind dump there (for `callgrind_annotate --inclusive=yes`).
  * `--tracer-options '{"maxBatchSize":2048}'` passes options to tomograph's Tracer.
@@ -46,6 +47,7 @@ const VARIANTS = {
   'tomograph-noexport': { file: '_http-tomograph.js', what: 'tomograph, exporter that drops every batch' },
   'tomograph-encode': { file: '_http-tomograph.js', what: 'tomograph, exporter that Zipkin-encodes each batch and drops it', piece: true },
   tomograph: { file: '_http-tomograph.js', service: 'bench-tomograph', what: 'tomograph + ZipkinExporter' },
+  'tomograph-no-router-errors': { file: '_http-tomograph.js', service: 'bench-tomograph', what: 'tomograph + ZipkinExporter, without the router error-channel subscription', piece: true },
   'tomograph-statsd': { file: '_http-tomograph.js', statsd: true, what: 'tomograph + StatsdExporter (UDP)' },
   otel: { file: '_http-otel.js', service: 'bench-otel', what: 'OpenTelemetry: http + express (+ knex) instrumentations, BatchSpanProcessor, exporter-zipkin' },
   'otel-noop': { file: '_http-otel.js', what: 'OpenTelemetry, exporter that drops', piece: true },
