@@ -2,8 +2,9 @@ import { hostname as osHostname } from 'node:os';
 import { type ClientOptions, StatsD, type Tags } from 'hot-shots';
 import { codes } from '../lib/codes';
 import { Diagnostics, errorMessage } from '../lib/diagnostics';
-import { invalidOption } from '../lib/options';
+import { describeValue, invalidOption } from '../lib/options';
 import type { DiagnosticEvent, Exporter, ExporterHost, FinishedSpan } from '../lib/types';
+import { LocalRootHold } from './statsd-hold';
 import { MetricNames, sanitizePrefix } from './statsd-names';
 
 export { sanitizePrefix, sanitizeSegment } from './statsd-names';
@@ -90,6 +91,9 @@ const CLIENT_OPTIONS = [
 const REPORT_INTERVAL_MS = 1000;
 /** How long `shutdown()` waits for hot-shots to close its socket. */
 const CLOSE_TIMEOUT_MS = 2000;
+/** Spans that wait for their local root to end (hierarchical names), at most, and how long. */
+const MAX_HELD_SPANS = 10000;
+const MAX_HOLD_MS = 60000;
 /** UDP errors after which a new socket helps (DNS or size errors would recur on any socket). */
 const DEAD_UDP_SOCKET = new Set(['ERR_SOCKET_DGRAM_NOT_RUNNING', 'ERR_SOCKET_CLOSED', 'ERR_SOCKET_DESTROYED']);
 
@@ -117,6 +121,12 @@ export class StatsdExporter implements Exporter {
   private lastReportMs = -Infinity;
   private suppressed = 0;
   private shutdownPromise: Promise<void> | undefined;
+  /** `tags: true`: DogStatsD/Telegraf names, where the tracer's resource goes out as global tags. */
+  private readonly tagged: boolean;
+  /** The tracer's resource as `key:value` global tags (tags mode only), from `attach`. */
+  private resourceTags: string[] | undefined;
+  /** Hierarchical names: spans wait here until their local root's name is final. */
+  private readonly hold: LocalRootHold | undefined;
 
   /** Throws a TypeError (code `TOMOGRAPH_ERR_INVALID_OPTION`) on a wrong option; never after. */
   constructor(options: StatsdExporterOptions = {}) {
@@ -140,6 +150,9 @@ export class StatsdExporter implements Exporter {
     this.diagnostics = new Diagnostics(options.onDiagnostic);
     this.hasOwnListener = options.onDiagnostic !== undefined;
     this.names = new MetricNames({ prefix: sanitizePrefix(prefix), hostname, tags, maxNames });
+    this.tagged = tags;
+    this.resourceTags = undefined;
+    this.hold = tags ? undefined : new LocalRootHold(MAX_HELD_SPANS, MAX_HOLD_MS);
     this.onSent = this.sendCallback(0);
 
     if (options.client !== undefined) {
@@ -161,19 +174,37 @@ export class StatsdExporter implements Exporter {
     }
   }
 
-  /** Sends a timer per span and a counter per note, then hands the last packet to the socket. */
-  /** Reports through the tracer's `onDiagnostic`, unless this exporter was given its own. */
+  /**
+   * Reports through the tracer's `onDiagnostic`, unless this exporter was given its own. With
+   * `tags: true`, the tracer's `resource` becomes global tags on every metric of a client the
+   * exporter makes (hierarchical names have no place for tags: a plain StatsD daemon rejects them).
+   */
   attach(tracer: ExporterHost): void {
     if (!this.hasOwnListener) this.diagnostics = tracer;
+    const resource = tracer.resource;
+    if (!this.tagged || !this.ownsClient || resource === undefined || this.closed) return;
+    const keys = Object.keys(resource);
+    if (keys.length === 0) return;
+    this.resourceTags = keys.map((key) => `${key}:${String(resource[key])}`);
+    // Global tags are fixed when a hot-shots client is made: make the client again with them.
+    this.reconnect();
   }
+
+  /** Sends a timer per span and a counter per note, then hands the last packet to the socket. */
 
   export(spans: readonly FinishedSpan[]): void {
     if (this.closed) return;
     if (this.broken && this.ownsClient && Date.now() - this.createdAtMs >= (this.options as Resolved).reconnectIntervalMs) {
       this.reconnect();
     }
+    // A name holds the local root's, which may still change (a server span learns its route
+    // while the request runs): spans whose root is still open wait for it (statsd-hold.ts).
+    this.send(this.hold === undefined ? spans : this.hold.take(spans));
+  }
+
+  private send(spans: readonly FinishedSpan[]): void {
     const client = this.client;
-    if (client === undefined) return;
+    if (client === undefined || spans.length === 0) return;
     const names = this.names;
     const onSent = this.onSent;
     for (let i = 0; i < spans.length; i++) {
@@ -215,6 +246,8 @@ export class StatsdExporter implements Exporter {
    */
   shutdown(): Promise<void> {
     if (this.shutdownPromise === undefined) {
+      // No root ends after shutdown: what still waits goes under the names it has now.
+      if (this.hold !== undefined && !this.closed) this.send(this.hold.drain());
       this.shutdownPromise = this.flush().then(() => {
         this.closed = true;
         const client = this.client;
@@ -247,7 +280,7 @@ export class StatsdExporter implements Exporter {
         ...(options.path === undefined ? {} : { path: options.path }),
         cacheDns: options.cacheDns,
         telegraf: options.telegraf,
-        ...(options.globalTags === undefined ? {} : { globalTags: options.globalTags }),
+        ...globalTagsWith(options.globalTags, this.resourceTags),
         maxBufferSize: options.maxBufferSize,
         // The exporter sends its own prefix as part of cached names; hot-shots must add none.
         prefix: '',
@@ -313,7 +346,7 @@ function resolveTransport(options: StatsdExporterOptions): Resolved {
   const port = options.port ?? Number(envPort ?? 8125);
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
     const source = options.port === undefined ? `TOMOGRAPH_STATSD_PORT (${JSON.stringify(envPort)})` : 'port';
-    throw invalidOption(`StatsdExporter: ${source} must be an integer port from 1 to 65535, not ${String(options.port ?? envPort)}`);
+    throw invalidOption(`StatsdExporter: ${source} must be an integer port from 1 to 65535, not ${options.port === undefined ? String(envPort) : describeValue(options.port)}`);
   }
   const protocol = options.protocol ?? 'udp';
   if (protocol !== 'udp' && protocol !== 'tcp' && protocol !== 'uds') {
@@ -349,10 +382,23 @@ function resolveTransport(options: StatsdExporterOptions): Resolved {
   };
 }
 
+/** The user's global tags with the resource's in front (the user's win in hot-shots' merge). */
+function globalTagsWith(globalTags: Tags | undefined, resourceTags: string[] | undefined): { globalTags?: Tags } {
+  if (resourceTags === undefined) return globalTags === undefined ? {} : { globalTags };
+  if (globalTags === undefined) return { globalTags: resourceTags };
+  if (Array.isArray(globalTags)) return { globalTags: [...resourceTags, ...globalTags] };
+  const merged: Record<string, string> = {};
+  for (const tag of resourceTags) {
+    const colon = tag.indexOf(':');
+    merged[tag.slice(0, colon)] = tag.slice(colon + 1);
+  }
+  return { globalTags: { ...merged, ...globalTags } };
+}
+
 function integer(name: string, value: unknown, fallback: number, min: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw invalidOption(`StatsdExporter: ${name} must be an integer >= ${min}, not ${String(value)}`);
+    throw invalidOption(`StatsdExporter: ${name} must be an integer >= ${min}, not ${describeValue(value)}`);
   }
   return value;
 }

@@ -1,4 +1,4 @@
-import { RecordingSpan } from '../lib/span';
+import { hasCheckedIds } from '../lib/span';
 import type { FinishedSpan } from '../lib/types';
 import {
   annotationValue, errorTag, parentIdOf, spanName, tagText, zipkinAddress, zipkinAnnotations, zipkinDuration, zipkinKind,
@@ -207,10 +207,35 @@ function keyPrefix(key: string): string {
   return cached(keyPrefixes, key, makeKeyPrefix);
 }
 
-function tagsJson(span: FinishedSpan): string {
+/**
+ * Resource attributes (the tracer's `resource`) encoded once as Zipkin tag members, added to
+ * every span that has no tag of the same key. Make it with `zipkinResourceTags`.
+ */
+export interface ZipkinResourceTags {
+  readonly keys: readonly string[];
+  /** `,"key":"value"` for each key, in the same order. */
+  readonly members: readonly string[];
+}
+
+/** Encodes resource attributes once, as string tags (`1.4.2`, `"3"`, `"true"`). */
+export function zipkinResourceTags(resource: Readonly<Record<string, string | number | boolean>> | undefined): ZipkinResourceTags | undefined {
+  if (resource === undefined || resource === null) return undefined;
+  const keys = Object.keys(resource).filter((key) => key !== 'error');
+  if (keys.length === 0) return undefined;
+  return { keys, members: keys.map((key) => keyPrefix(key) + quote(String(resource[key]))) };
+}
+
+function tagsJson(span: FinishedSpan, resource: ZipkinResourceTags | undefined): string {
   const tags = span.tags;
   const error = errorTag(span.error);
   let json = '';
+  if (resource !== undefined) {
+    const own = tags !== undefined && tags !== null ? tags : {};
+    for (let i = 0; i < resource.keys.length; i++) {
+      if (own[resource.keys[i]] !== undefined) continue;
+      json += json === '' ? ',"tags":{' + resource.members[i].substring(1) : resource.members[i];
+    }
+  }
   if (tags !== undefined && tags !== null) {
     const keys = Object.keys(tags);
     for (let i = 0; i < keys.length; i++) {
@@ -232,12 +257,15 @@ function tagsJson(span: FinishedSpan): string {
   return json === '' ? '' : json + '}';
 }
 
-/** One finished span as Zipkin v2 JSON text: exactly `JSON.stringify(toZipkinSpan(span))`. */
-export function encodeZipkinSpan(span: FinishedSpan): string {
+/**
+ * One finished span as Zipkin v2 JSON text: exactly `JSON.stringify(toZipkinSpan(span))`.
+ * With `resource`, its attributes are added as tags (the span's own tags win).
+ */
+export function encodeZipkinSpan(span: FinishedSpan, resource?: ZipkinResourceTags): string {
   let traceId: string;
   let id: string;
   let parentId: string | undefined;
-  if (span instanceof RecordingSpan && span.checkedIds) {
+  if (hasCheckedIds(span)) {
     // Ids this SDK made or parsed are valid already: checking them was a sixth of the work.
     traceId = span.traceId;
     id = span.id;
@@ -255,7 +283,7 @@ export function encodeZipkinSpan(span: FinishedSpan): string {
   const timestamp = zipkinTimestamp(span.timestamp);
   if (timestamp !== undefined) json += ',"timestamp":' + microsText(timestamp);
   json += ',"duration":' + zipkinDuration(span.duration) + localEndpointJson(span.service, span.host);
-  return json + remoteEndpointJson(span.remote) + annotationsJson(span) + tagsJson(span) + '}';
+  return json + remoteEndpointJson(span.remote) + annotationsJson(span) + tagsJson(span, resource) + '}';
 }
 
 /** Finished spans as one Zipkin v2 JSON array: a POST body. */
@@ -285,7 +313,11 @@ const MAX_BYTES_PER_SPAN_ESTIMATE = 4096;
  * short-lived string. Only a batch over `maxBatchBytes` is copied out, span by span, into
  * smaller bodies.
  */
-export function encodeZipkinBodies(spans: readonly FinishedSpan[], maxBatchBytes = Infinity): ZipkinBody[] {
+export function encodeZipkinBodies(
+  spans: readonly FinishedSpan[],
+  maxBatchBytes = Infinity,
+  resource?: ZipkinResourceTags,
+): ZipkinBody[] {
   const count = spans.length;
   let buffer: Buffer = Buffer.allocUnsafe(count * bytesPerSpan + 64);
   // Where each span's JSON starts and ends in `buffer`.
@@ -293,7 +325,7 @@ export function encodeZipkinBodies(spans: readonly FinishedSpan[], maxBatchBytes
   buffer[0] = 0x5b; // [
   let offset = 1;
   for (let i = 0; i < count; i++) {
-    const piece = encodeZipkinSpan(spans[i]);
+    const piece = encodeZipkinSpan(spans[i], resource);
     // UTF-8 takes at most 3 bytes per UTF-16 unit (a surrogate pair: 4 bytes for 2 units), plus the comma and `]`.
     const room = offset + 3 * piece.length + 2;
     if (room > buffer.length) buffer = grow(buffer, offset, room + (count - i) * bytesPerSpan);

@@ -1,8 +1,8 @@
 import { gzip as gzipCallback, constants as zlibConstants } from 'node:zlib';
 import { validateHeaderName, validateHeaderValue } from 'node:http';
-import { invalidOption } from '../lib/options';
-import type { Exporter, FinishedSpan } from '../lib/types';
-import { encodeZipkinBodies, type ZipkinBody } from './zipkin-json';
+import { describeValue, invalidOption } from '../lib/options';
+import type { Exporter, ExporterHost, FinishedSpan } from '../lib/types';
+import { encodeZipkinBodies, type ZipkinBody, type ZipkinResourceTags, zipkinResourceTags } from './zipkin-json';
 import { ZipkinExportError, ZipkinHttpClient, zipkinErrorCodes } from './zipkin-http';
 
 export { toZipkinSpan, type ZipkinSpan, type ZipkinEndpoint, type ZipkinAnnotation } from './zipkin-encode';
@@ -101,6 +101,8 @@ export class ZipkinExporter implements Exporter {
   private closing = false;
   private destroyed = false;
   private shutdownPromise: Promise<void> | undefined;
+  /** The tracer's resource as tag members, encoded once by `attach`. */
+  private resourceTags: ZipkinResourceTags | undefined;
 
   constructor(options: ZipkinExporterOptions = {}) {
     if (options === null || typeof options !== 'object') throw invalidOption('ZipkinExporter takes an options object');
@@ -131,6 +133,11 @@ export class ZipkinExporter implements Exporter {
     this.url = this.client.target;
   }
 
+  /** Takes the tracer's `resource`: its attributes become tags on every span sent. */
+  attach(tracer: ExporterHost): void {
+    this.resourceTags = zipkinResourceTags(tracer.resource);
+  }
+
   /**
    * Sends `spans` (as one POST, or several when over `maxBatchBytes`). Resolves when the
    * collector accepted them all; rejects with a `ZipkinExportError` when any are lost. Never throws.
@@ -142,7 +149,7 @@ export class ZipkinExporter implements Exporter {
     if (spans.length === 0) return Promise.resolve();
     let chunks: ZipkinBody[];
     try {
-      chunks = encodeZipkinBodies(spans, this.maxBatchBytes);
+      chunks = encodeZipkinBodies(spans, this.maxBatchBytes, this.resourceTags);
     } catch (cause) {
       return Promise.reject(
         this.lost(new ZipkinExportError(zipkinErrorCodes.ENCODE_FAILED, 'zipkin: could not encode the batch', { cause }), spans.length),
@@ -325,7 +332,7 @@ function parseUrl(option: string | URL | undefined): URL {
 function integer(name: string, value: unknown, fallback: number, min: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw invalidOption(`ZipkinExporter: ${name} must be an integer >= ${min}, not ${String(value)}`);
+    throw invalidOption(`ZipkinExporter: ${name} must be an integer >= ${min}, not ${describeValue(value)}`);
   }
   return value;
 }

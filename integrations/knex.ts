@@ -1,6 +1,6 @@
 import { defaultTracer } from '../lib/api';
 import { codes } from '../lib/codes';
-import { invalidOption } from '../lib/options';
+import { describeValue, invalidOption } from '../lib/options';
 import type { Tracer } from '../lib/tracer';
 import { listenToResponses, trackRun } from './knex-queries';
 import { appendComment } from './knex-sql';
@@ -200,7 +200,7 @@ function resolveOptions(options: KnexInstrumentationOptions): { tracer: Tracer; 
   if (mode !== 'span' && mode !== 'note') throw invalidOption(`instrumentKnex(): mode must be 'span' or 'note', not ${JSON.stringify(mode)}`);
   const maxStatementLength = options.maxStatementLength ?? 2048;
   if (!Number.isInteger(maxStatementLength) || maxStatementLength < 1) {
-    throw invalidOption(`instrumentKnex(): maxStatementLength must be a positive integer, not ${String(maxStatementLength)}`);
+    throw invalidOption(`instrumentKnex(): maxStatementLength must be a positive integer, not ${describeValue(maxStatementLength)}`);
   }
   for (const key of ['includeBindings', 'comment'] as const) {
     if (options[key] !== undefined && typeof options[key] !== 'boolean') throw invalidOption(`instrumentKnex(): ${key} must be a boolean`);

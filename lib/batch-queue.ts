@@ -13,6 +13,8 @@ export interface QueueOptions {
   scheduledDelayMs: number;
   /** How long one `export`, `flush` or `shutdown` call may take, in milliseconds. */
   exportTimeoutMs: number;
+  /** The tracer's resource attributes, handed to exporters by `attach`. */
+  resource?: Readonly<Record<string, string | number | boolean>>;
 }
 
 /** Counts for one exporter. */
@@ -93,7 +95,10 @@ export class BatchQueue {
     /** Runs exporter code with tracing suppressed, so exporting never makes spans. */
     private readonly runSuppressed: <R>(fn: () => R) => R,
   ) {
-    const host = { report: (code: string, message: string, detail?: unknown) => diagnostics.report(code, message, detail) };
+    const host = {
+      report: (code: string, message: string, detail?: unknown) => diagnostics.report(code, message, detail),
+      resource: options.resource ?? {},
+    };
     for (const exporter of exporters) {
       if (typeof exporter.attach !== 'function') continue;
       try {

@@ -29,6 +29,12 @@ export const codes = {
   TRANSPORT_ERROR: 'TOMOGRAPH_TRANSPORT_ERROR',
   /** The `sampler` function threw; the new trace was not sampled. */
   SAMPLER_FAILED: 'TOMOGRAPH_SAMPLER_FAILED',
+  /** A tag value was not a string, number or boolean; it was stored as JSON text. */
+  INVALID_TAG_VALUE: 'TOMOGRAPH_INVALID_TAG_VALUE',
+  /** A span opened with `start()` was never stopped (found at exit, or when it was garbage-collected). */
+  SPAN_NOT_ENDED: 'TOMOGRAPH_SPAN_NOT_ENDED',
+  /** A call that needs a configured tracer (`continueTrace`) ran before `configure()` in this process or thread. */
+  NOT_CONFIGURED: 'TOMOGRAPH_NOT_CONFIGURED',
   /** An integration hit an unexpected fault in its own code and carried on. */
   INTEGRATION_ERROR: 'TOMOGRAPH_INTEGRATION_ERROR',
 } as const;

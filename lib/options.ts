@@ -37,6 +37,19 @@ export interface TracerOptions {
   exportTimeoutMs?: number;
   /** Receives every SDK-side fault. Without it, each code becomes one `process.emitWarning`. */
   onDiagnostic?: DiagnosticListener;
+  /**
+   * When the event loop empties (`beforeExit`), flush what is queued, once, so a script that
+   * just ends loses nothing. `process.exit()` and signals skip `beforeExit`: call `shutdown()`
+   * there. Default true.
+   */
+  flushOnExit?: boolean;
+  /**
+   * Attributes of this service, recorded once and sent with every span: Zipkin tags on each
+   * span, StatsD global tags (`tags: true` mode). Keys as OpenTelemetry names them
+   * (`service.version`, `deployment.environment`, `service.instance.id`); values strings,
+   * numbers or booleans. A span's own tag of the same key wins. Default none.
+   */
+  resource?: Readonly<Record<string, string | number | boolean>>;
   /** Turns tracing off: every call is a no-op. Default: `TOMOGRAPH_DISABLED` is `1` or `true`. */
   disabled?: boolean;
   /** Where this process runs, recorded on spans. Default: the first external IPv4 address. */
@@ -64,14 +77,44 @@ export interface ResolvedOptions {
   onDiagnostic: DiagnosticListener | undefined;
   disabled: boolean;
   host: { address?: string; port?: number } | undefined;
+  flushOnExit: boolean;
+  /** Frozen; empty when none was given. */
+  resource: Readonly<Record<string, string | number | boolean>>;
 }
 
 const FORMATS: readonly PropagationFormat[] = ['x-trace-info', 'traceparent', 'b3', 'b3-multi'];
 const KNOWN_OPTIONS = new Set([
   'serviceName', 'exporters', 'context', 'clsNamespace', 'sampler', 'propagation', 'maxQueueSize',
   'maxBatchSize', 'scheduledDelayMs', 'exportTimeoutMs', 'onDiagnostic', 'disabled', 'host',
-  'clock', 'idGenerator', 'random',
+  'clock', 'idGenerator', 'random', 'flushOnExit', 'resource',
 ]);
+
+/**
+ * A value as an option error quotes it, with its type when that is what went wrong: `8125` for
+ * a number, `the string "8125"` for a string, `an object`, `an array`, `null`. So "must be an
+ * integer, not the string "8125"" never reads as a contradiction.
+ */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (Array.isArray(value)) return 'an array';
+  switch (typeof value) {
+    case 'string':
+      return `the string ${JSON.stringify(value.length > 60 ? value.slice(0, 60) + '…' : value)}`;
+    case 'number':
+      return String(value);
+    case 'boolean':
+      return `the boolean ${value}`;
+    case 'bigint':
+      return `the bigint ${value}n`;
+    case 'function':
+      return 'a function';
+    case 'symbol':
+      return 'a symbol';
+    default:
+      return 'an object';
+  }
+}
 
 /** A TypeError with the stable code `TOMOGRAPH_ERR_INVALID_OPTION`. */
 export function invalidOption(message: string): TypeError {
@@ -89,11 +132,11 @@ export function resolveOptions(options: TracerOptions, env: NodeJS.ProcessEnv = 
 
   const serviceName = options.serviceName ?? nonEmpty(env.TOMOGRAPH_SERVICE_NAME) ?? 'unknown_service';
   if (typeof serviceName !== 'string' || serviceName.trim() === '') {
-    throw invalidOption('serviceName must be a non-empty string');
+    throw invalidOption(`serviceName must be a non-empty string, not ${describeValue(serviceName)}`);
   }
 
   const exporters = options.exporters ?? exportersFromEnv(env);
-  if (!Array.isArray(exporters)) throw invalidOption('exporters must be an array');
+  if (!Array.isArray(exporters)) throw invalidOption(`exporters must be an array, not ${describeValue(exporters)}`);
   exporters.forEach((exporter, i) => {
     if (exporter === null || typeof exporter !== 'object' || typeof exporter.export !== 'function') {
       throw invalidOption(`exporters[${i}] has no export(spans) method`);
@@ -102,21 +145,21 @@ export function resolveOptions(options: TracerOptions, env: NodeJS.ProcessEnv = 
 
   const context = options.context ?? 'async-local-storage';
   if (context !== 'async-local-storage' && context !== 'cls-hooked') {
-    throw invalidOption(`context must be 'async-local-storage' or 'cls-hooked', not ${JSON.stringify(context)}`);
+    throw invalidOption(`context must be 'async-local-storage' or 'cls-hooked', not ${describeValue(context)}`);
   }
 
   const sampler = options.sampler ?? sampleRateFromEnv(env.TOMOGRAPH_SAMPLE_RATE) ?? 1;
   if (typeof sampler === 'number') {
     if (!(sampler >= 0 && sampler <= 1)) throw invalidOption(`sampler ratio must be within 0..1, not ${sampler}`);
   } else if (typeof sampler !== 'function') {
-    throw invalidOption('sampler must be a ratio from 0 to 1 or a function');
+    throw invalidOption(`sampler must be a ratio from 0 to 1 or a function, not ${describeValue(sampler)}`);
   }
 
   const propagation = options.propagation ?? ['x-trace-info', 'traceparent', 'b3'];
-  if (!Array.isArray(propagation)) throw invalidOption('propagation must be an array of header formats');
+  if (!Array.isArray(propagation)) throw invalidOption(`propagation must be an array of header formats, not ${describeValue(propagation)}`);
   for (const format of propagation) {
     if (!FORMATS.includes(format)) {
-      throw invalidOption(`unknown propagation format ${JSON.stringify(format)} (known: ${FORMATS.join(', ')})`);
+      throw invalidOption(`unknown propagation format ${describeValue(format)} (known: ${FORMATS.join(', ')})`);
     }
   }
 
@@ -127,10 +170,13 @@ export function resolveOptions(options: TracerOptions, env: NodeJS.ProcessEnv = 
   const exportTimeoutMs = positiveInteger('exportTimeoutMs', options.exportTimeoutMs, 10000, false, MAX_TIMER_MS);
 
   if (options.onDiagnostic !== undefined && typeof options.onDiagnostic !== 'function') {
-    throw invalidOption('onDiagnostic must be a function');
+    throw invalidOption(`onDiagnostic must be a function, not ${describeValue(options.onDiagnostic)}`);
   }
   const disabled = options.disabled ?? isTrue(env.TOMOGRAPH_DISABLED);
-  if (typeof disabled !== 'boolean') throw invalidOption('disabled must be a boolean');
+  if (typeof disabled !== 'boolean') throw invalidOption(`disabled must be a boolean, not ${describeValue(disabled)}`);
+  const flushOnExit = options.flushOnExit ?? true;
+  if (typeof flushOnExit !== 'boolean') throw invalidOption(`flushOnExit must be a boolean, not ${describeValue(flushOnExit)}`);
+  const resource = resolveResource(options.resource);
   const host = options.host;
   if (
     host !== undefined &&
@@ -139,7 +185,9 @@ export function resolveOptions(options: TracerOptions, env: NodeJS.ProcessEnv = 
       (host.address !== undefined && typeof host.address !== 'string') ||
       (host.port !== undefined && !(Number.isInteger(host.port) && host.port >= 0 && host.port <= 65535)))
   ) {
-    throw invalidOption('host must be an object { address?: string, port?: integer 0..65535 }');
+    throw invalidOption(
+      `host must be an object { address?: string, port?: integer 0..65535 }, not ${describeHost(host)}`,
+    );
   }
   // Injected parts are called on every span: a wrong one must fail here, not in the app later.
   if (options.clsNamespace !== undefined && (typeof options.clsNamespace !== 'string' || options.clsNamespace === '')) {
@@ -169,6 +217,8 @@ export function resolveOptions(options: TracerOptions, env: NodeJS.ProcessEnv = 
     onDiagnostic: options.onDiagnostic,
     disabled,
     host: options.host,
+    flushOnExit,
+    resource,
   };
 }
 
@@ -179,9 +229,36 @@ function positiveInteger(name: string, value: unknown, fallback: number, allowZe
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < (allowZero ? 0 : 1) || value > max) {
     const range = max === Infinity ? '' : ` up to ${max}`;
-    throw invalidOption(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer${range}, not ${String(value)}`);
+    throw invalidOption(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer${range}, not ${describeValue(value)}`);
   }
   return value;
+}
+
+function describeHost(host: unknown): string {
+  if (host === null || typeof host !== 'object' || Array.isArray(host)) return describeValue(host);
+  const { address, port } = host as { address?: unknown; port?: unknown };
+  if (address !== undefined && typeof address !== 'string') return `address ${describeValue(address)}`;
+  return `port ${describeValue(port)}`;
+}
+
+const NO_RESOURCE: Readonly<Record<string, string | number | boolean>> = Object.freeze({});
+
+function resolveResource(resource: unknown): Readonly<Record<string, string | number | boolean>> {
+  if (resource === undefined) return NO_RESOURCE;
+  if (resource === null || typeof resource !== 'object' || Array.isArray(resource)) {
+    throw invalidOption(`resource must be an object of attributes, not ${describeValue(resource)}`);
+  }
+  const copy: Record<string, string | number | boolean> = {};
+  for (const key of Object.keys(resource)) {
+    const value = (resource as Record<string, unknown>)[key];
+    if (key === '' || (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean')) {
+      throw invalidOption(
+        `resource[${JSON.stringify(key)}] must be a string, number or boolean under a non-empty key, not ${describeValue(value)}`,
+      );
+    }
+    copy[key] = value;
+  }
+  return Object.freeze(copy);
 }
 
 function hasMethods(value: unknown, ...names: string[]): boolean {

@@ -1,4 +1,6 @@
+import { inspect } from 'node:util';
 import type { Clock } from './clock';
+import { codes } from './codes';
 import { errorMessage } from './diagnostics';
 import type { Endpoint, FinishedSpan, Note, SpanKind, TagValue } from './types';
 
@@ -24,7 +26,11 @@ export interface Span {
   readonly recording: boolean;
   /** Adds a note (a timestamped event). */
   annotate(value: string, options?: NoteOptions): this;
-  /** Sets a tag. */
+  /**
+   * Sets a tag. A value of another type than string, number or boolean (an object, an array,
+   * null) is reported (`TOMOGRAPH_INVALID_TAG_VALUE`) and stored as its JSON text, cut at 4096
+   * characters; `undefined` leaves the tag as it was.
+   */
   tag(key: string, value: TagValue): this;
   /** Marks the span failed: sets `error` to the error's message and adds a note `error`. */
   fail(error: unknown): this;
@@ -37,10 +43,13 @@ export interface Span {
   end(endTimeUs?: number): void;
 }
 
-/** What a recording span needs from its tracer: a clock, and somewhere to go when it ends. */
+/** What a recording span needs from its tracer: a clock, somewhere to go when it ends, a way to report. */
 export interface SpanSink {
   readonly clock: Clock;
-  spanEnded(span: RecordingSpan): void;
+  /** `frame`: set when `start()` made the span current (the tracer tracks those until they end). */
+  spanEnded(span: RecordingSpan, frame: StartFrame | undefined): void;
+  /** Reports a misuse (a tag value of the wrong type) through the tracer's diagnostics. */
+  report(code: string, message: string, detail?: unknown): void;
 }
 
 // Shared empty values: most spans carry no notes or few tags, so each span allocates its
@@ -50,8 +59,25 @@ const NO_NOTES: readonly Note[] = Object.freeze([]) as readonly Note[];
 const MAX_NOTES = 1000;
 const MAX_TAGS = 256;
 const NO_TAGS: Readonly<Record<string, TagValue>> = Object.freeze({});
+/** Longest JSON text stored for a tag value that is not a string, number or boolean. */
+export const MAX_TAG_JSON_LENGTH = 4096;
 
-/** A sampled span that records its notes and tags and is exported when it ends. */
+/**
+ * What `start()` needs to undo on `stop()`: the span that was current before. Kept in a private
+ * field, so it is never part of what exporters and users see of a span.
+ */
+export interface StartFrame {
+  previous: Span | undefined;
+}
+
+/**
+ * A sampled span that records its notes and tags and is exported when it ends.
+ *
+ * Its own enumerable fields are exactly those of `FinishedSpan`, in the contract's order (one
+ * hidden class for every span): what an exporter receives is what `JSON.stringify`, a spread or
+ * `console.log` shows. The tracer's bookkeeping lives in `#private` fields, which are as fast as
+ * ordinary ones and invisible to all of those; `localParent` is a getter on the prototype.
+ */
 export class RecordingSpan implements Span, FinishedSpan {
   readonly traceId: string;
   readonly id: string;
@@ -69,20 +95,18 @@ export class RecordingSpan implements Span, FinishedSpan {
   tags: Record<string, TagValue>;
   error: string | undefined;
   readonly sampled: true;
-  readonly localParent: RecordingSpan | undefined;
+  #localParent: RecordingSpan | undefined;
   /**
    * True when every id of this span was made by this SDK's id generator or read by its header
    * parser, so it is known to be lower-case hex of the right length, never all zeros: an
-   * exporter need not check it again. False when an id came from a caller's own context or span.
+   * exporter need not check it again (`hasCheckedIds`). False when an id came from a caller.
    */
-  readonly checkedIds: boolean;
-  /** Set when `start()` (not a scoped `trace`) made this span current: `stop()` may end it. */
-  enteredByStart: boolean;
-  /** The span that was current when `start()` made this one current: `stop()` restores it. */
-  previousCurrent: Span | undefined;
-  private sink: SpanSink | undefined;
+  #checkedIds: boolean;
+  /** Set while `start()` (not a scoped `trace`) has made this span current: `stop()` may end it. */
+  #startFrame: StartFrame | undefined;
+  #sink: SpanSink | undefined;
   /** Keys in `tags`, kept so the bound check costs nothing per tag. */
-  private tagCount: number;
+  #tagCount: number;
 
   constructor(
     sink: SpanSink,
@@ -113,12 +137,19 @@ export class RecordingSpan implements Span, FinishedSpan {
     this.tags = NO_TAGS as Record<string, TagValue>;
     this.error = undefined;
     this.sampled = true;
-    this.localParent = localParent;
-    this.checkedIds = checkedIds;
-    this.enteredByStart = false;
-    this.previousCurrent = undefined;
-    this.sink = sink;
-    this.tagCount = 0;
+    this.#localParent = localParent;
+    this.#checkedIds = checkedIds;
+    this.#startFrame = undefined;
+    this.#sink = sink;
+    this.#tagCount = 0;
+  }
+
+  /**
+   * The span that was current in this process when this one started (undefined on the local
+   * root): exporters that name things by their place in the local tree (StatsD) walk it.
+   */
+  get localParent(): RecordingSpan | undefined {
+    return this.#localParent;
   }
 
   get recording(): boolean {
@@ -127,13 +158,14 @@ export class RecordingSpan implements Span, FinishedSpan {
 
   /** True once `end()` has run. */
   get ended(): boolean {
-    return this.sink === undefined;
+    return this.#sink === undefined;
   }
 
   annotate(value: string, options?: NoteOptions): this {
-    if (this.sink === undefined) return this;
+    const sink = this.#sink;
+    if (sink === undefined) return this;
     const given = options?.timestamp;
-    const timestamp = given === undefined ? this.sink.clock.nowUs() : Math.floor(given);
+    const timestamp = given === undefined ? sink.clock.nowUs() : Math.floor(given);
     const note: Note =
       options?.duration === undefined
         ? { timestamp, value: String(value) }
@@ -144,35 +176,113 @@ export class RecordingSpan implements Span, FinishedSpan {
   }
 
   tag(key: string, value: TagValue): this {
-    if (this.sink === undefined) return this;
+    const sink = this.#sink;
+    if (sink === undefined) return this;
+    const type = typeof value;
+    if (type !== 'string' && type !== 'number' && type !== 'boolean') {
+      // `undefined` means "no value": the tag is left as it is, the way an optional field reads.
+      if (value === undefined) return this;
+      sink.report(
+        codes.INVALID_TAG_VALUE,
+        `tomograph: tag ${JSON.stringify(String(key))} got ${describeType(value)}, not a string, number or boolean; stored as JSON text`,
+        { key: String(key) },
+      );
+      value = tagValueText(value);
+    }
     if (this.tags === NO_TAGS) this.tags = {};
     if (this.tags[key] === undefined) {
-      if (this.tagCount >= MAX_TAGS) return this;
-      this.tagCount++;
+      if (this.#tagCount >= MAX_TAGS) return this;
+      this.#tagCount++;
     }
     this.tags[key] = value;
     return this;
   }
 
   fail(error: unknown): this {
-    if (this.sink === undefined) return this;
+    if (this.#sink === undefined) return this;
     this.error = errorMessage(error);
     return this.annotate('error');
   }
 
   updateName(name: string): this {
-    if (this.sink !== undefined) this.name = String(name);
+    if (this.#sink !== undefined) this.name = String(name);
     return this;
   }
 
   end(endTimeUs?: number): void {
-    const sink = this.sink;
+    const sink = this.#sink;
     if (sink === undefined) return;
     this.duration = Math.max(1, Math.floor((endTimeUs ?? sink.clock.nowUs()) - this.timestamp));
     // Dropping the sink marks the span ended, so late annotate/tag calls become no-ops.
-    this.sink = undefined;
-    sink.spanEnded(this);
+    this.#sink = undefined;
+    sink.spanEnded(this, this.#startFrame);
   }
+
+  /** Whether the ids of `span` need no checking by an exporter (see `#checkedIds`). */
+  static checkedIds(span: unknown): boolean {
+    return span instanceof RecordingSpan && span.#checkedIds;
+  }
+
+  /** `start()`'s frame of `span`, if `start()` made it current and it is still open. */
+  static startFrame(span: RecordingSpan): StartFrame | undefined {
+    return span.#startFrame;
+  }
+
+  static setStartFrame(span: RecordingSpan, frame: StartFrame | undefined): void {
+    span.#startFrame = frame;
+  }
+}
+
+/**
+ * Whether an exporter may take `span`'s ids as they are: true for spans this SDK made with its
+ * own id generator or continued from a header it parsed. Anything else (a plain object, a span
+ * built by another library) must be checked.
+ */
+export function hasCheckedIds(span: unknown): boolean {
+  return RecordingSpan.checkedIds(span);
+}
+
+/** What `start()` recorded on `span` (the span current before it), or undefined if `start()` did not make it current. */
+export function startFrameOf(span: Span | undefined): StartFrame | undefined {
+  if (span instanceof RecordingSpan) return RecordingSpan.startFrame(span);
+  if (span instanceof NonRecordingSpan) return NonRecordingSpan.startFrame(span);
+  return undefined;
+}
+
+/** Records (or, with undefined, clears) what `start()` needs for `stop()`. */
+export function setStartFrame(span: Span, frame: StartFrame | undefined): void {
+  if (span instanceof RecordingSpan) RecordingSpan.setStartFrame(span, frame);
+  else if (span instanceof NonRecordingSpan) NonRecordingSpan.setStartFrame(span, frame);
+}
+
+/**
+ * A tag value of a type the contract does not allow (an object, an array, null, a bigint…) as
+ * text: JSON (bigints as their digits), cut at `MAX_TAG_JSON_LENGTH` characters; what JSON cannot
+ * write (a cycle, a function, a symbol) as `util.inspect` shows it. Never `[object Object]`,
+ * never throws.
+ */
+export function tagValueText(value: unknown): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  } catch {
+    text = undefined;
+  }
+  if (typeof text !== 'string') {
+    try {
+      text = inspect(value, { depth: 2, breakLength: Infinity });
+    } catch {
+      text = typeof value;
+    }
+  }
+  return text.length > MAX_TAG_JSON_LENGTH ? text.slice(0, MAX_TAG_JSON_LENGTH - 1) + '…' : text;
+}
+
+function describeType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  const type = typeof value;
+  return type === 'object' ? 'an object' : `a ${type}`;
 }
 
 /**
@@ -182,8 +292,7 @@ export class RecordingSpan implements Span, FinishedSpan {
 export class NonRecordingSpan implements Span {
   readonly recording = false;
   readonly sampled = false;
-  enteredByStart = false;
-  previousCurrent: Span | undefined = undefined;
+  #startFrame: StartFrame | undefined = undefined;
 
   constructor(
     readonly traceId: string,
@@ -206,6 +315,14 @@ export class NonRecordingSpan implements Span {
     return this;
   }
   end(): void {}
+
+  static startFrame(span: NonRecordingSpan): StartFrame | undefined {
+    return span.#startFrame;
+  }
+
+  static setStartFrame(span: NonRecordingSpan, frame: StartFrame | undefined): void {
+    span.#startFrame = frame;
+  }
 }
 
 /** The one span of a disabled tracer: every call on it does nothing. */

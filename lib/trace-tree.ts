@@ -10,7 +10,8 @@ export interface TreeOptions {
 
 /**
  * Renders the spans of one trace as an indented tree: each span with its duration and its start
- * relative to the trace's first span, notes under their span, failures marked. Spans whose parent
+ * relative to the earliest moment in the trace (never negative), notes under their span,
+ * failures marked. Spans whose parent
  * is not among `spans` (it ran in another process) become roots of their own.
  */
 export function renderTraceTree(spans: readonly FinishedSpan[], options: TreeOptions = {}): string {
@@ -24,7 +25,13 @@ export function renderTraceTree(spans: readonly FinishedSpan[], options: TreeOpt
     else list.push(span);
   }
   for (const list of children.values()) list.sort((a, b) => a.timestamp - b.timestamp);
-  const originUs = Math.min(...spans.map((span) => span.timestamp));
+  // The origin is the earliest moment shown, notes included: a note may begin before its span
+  // (Knex's `pool.acquire` wait starts when the query is awaited), and no offset is negative.
+  let originUs = Infinity;
+  for (const span of spans) {
+    if (span.timestamp < originUs) originUs = span.timestamp;
+    for (const note of span.notes) if (note.timestamp < originUs) originUs = note.timestamp;
+  }
   const lines = [`trace ${spans[0].traceId}`];
 
   const visit = (span: FinishedSpan, prefix: string, last: boolean, root: boolean): void => {

@@ -9,7 +9,11 @@ import { type IdGenerator, randomIdGenerator } from './ids';
 import { type ResolvedOptions, type TracerOptions, resolveOptions } from './options';
 import { extractContext, formatToken, injectContext, ParsedContext, parseToken } from './propagation';
 import { rootSampler, type SamplerFunction } from './sampling';
-import { NOOP_SPAN, NonRecordingSpan, type NoteOptions, RecordingSpan, type Span, type SpanSink, SUPPRESSED } from './span';
+import { flushAtExit } from './exit-flush';
+import {
+  hasCheckedIds, NOOP_SPAN, NonRecordingSpan, type NoteOptions, RecordingSpan, setStartFrame, type Span, type SpanSink,
+  startFrameOf, SUPPRESSED,
+} from './span';
 import { tracedDecorator, type TracedDecorator } from './traced';
 import { isThenable } from './thenable';
 import type { Endpoint, HeaderCarrier, PropagationFormat, SpanKind, TagValue, TraceContext } from './types';
@@ -40,6 +44,12 @@ export interface TracerStats {
   spansStarted: number;
   /** Recording spans ended. Equals exported + queued + all drops. */
   spansFinished: number;
+  /**
+   * Recording spans started and not ended yet: `spansStarted - spansFinished`. In a quiet
+   * process it is 0; a number that only grows means spans that are never ended (a `start()`
+   * without `stop()`, reported as `TOMOGRAPH_SPAN_NOT_ENDED`).
+   */
+  spansOpen: number;
   spansExported: number;
   spansQueued: number;
   spansDropped: DropCounts;
@@ -51,12 +61,6 @@ export interface TracerStats {
   noCurrentSpan: number;
   /** Per-exporter counts. */
   exporters: ExporterStats[];
-}
-
-/** Fields the tracer keeps on the spans it made, beside the public ones. */
-interface StackSpan extends Span {
-  enteredByStart: boolean;
-  previousCurrent: Span | undefined;
 }
 
 const MAX_REPORTED_VALUE = 128;
@@ -82,16 +86,41 @@ export class Tracer {
   private shutdownPromise: Promise<void> | undefined;
   private counts = { spansStarted: 0, spansFinished: 0, malformedHeaders: 0, noCurrentSpan: 0 };
   private readonly sink: SpanSink & { clock: Clock };
+  /** Spans that `start()` opened and nothing has ended yet. */
+  private openedByStart = 0;
+  /** Reports a span from `start()` that was garbage-collected without ever ending. */
+  private readonly lostSpans: FinalizationRegistry<string>;
+  /** Undoes the `beforeExit` flush registration; undefined when not registered. */
+  private forgetAtExit: (() => void) | undefined;
+  /** `spansFinished` when `beforeExit` last flushed, so an exit flush runs once per new work. */
+  private exitFlushedAt = -1;
+  private exitReportedOpen = 0;
+  private unconfiguredReported = false;
 
   constructor(options?: TracerOptions) {
     const tracer = this;
     this.sink = {
       clock: monotonicClock(),
-      spanEnded(span) {
+      spanEnded(span, frame) {
         tracer.counts.spansFinished++;
+        if (frame !== undefined) {
+          tracer.openedByStart--;
+          tracer.lostSpans.unregister(frame);
+        }
         if (tracer.queue !== undefined) tracer.queue.add(span);
       },
+      report(code, message, detail) {
+        tracer.diagnostics.report(code, message, detail);
+      },
     };
+    this.lostSpans = new FinalizationRegistry((name) => {
+      this.openedByStart--;
+      this.diagnostics.report(
+        codes.SPAN_NOT_ENDED,
+        `tomograph: span ${JSON.stringify(name)} was opened with start() and never stopped; it is lost`,
+        { name },
+      );
+    });
     if (options !== undefined) this.configure(options);
   }
 
@@ -122,11 +151,16 @@ export class Tracer {
     this.serviceName = resolved.serviceName;
     this.host = resolved.host ?? defaultHost();
     this.counts = { spansStarted: 0, spansFinished: 0, malformedHeaders: 0, noCurrentSpan: 0 };
+    this.openedByStart = 0;
+    this.exitFlushedAt = -1;
+    this.exitReportedOpen = 0;
     this.queue = new BatchQueue(resolved, resolved.exporters, this.diagnostics, (fn) =>
       this.store.run(SUPPRESSED, fn),
     );
     this.shutdownPromise = undefined;
     this.enabled = !resolved.disabled;
+    this.forgetAtExit?.();
+    this.forgetAtExit = this.enabled && resolved.flushOnExit ? flushAtExit(this) : undefined;
     if (previous !== undefined) void previous.shutdown();
   }
 
@@ -173,7 +207,7 @@ export class Tracer {
     if (parent === SUPPRESSED || parent === NOOP_SPAN) return NOOP_SPAN;
     if (parent !== undefined) {
       if (!parent.sampled) return new NonRecordingSpan(parent.traceId, parent.id, name, parent, parent.parentId);
-      return this.recordingSpan(parent.traceId, parent.id, name, options, parent, parent instanceof RecordingSpan && parent.checkedIds);
+      return this.recordingSpan(parent.traceId, parent.id, name, options, parent, hasCheckedIds(parent));
     }
     if (remote !== undefined) {
       if (!remote.sampled) return new NonRecordingSpan(remote.traceId, remote.spanId, name, undefined, remote.spanId);
@@ -220,6 +254,16 @@ export class Tracer {
    * `fn` runs in a child of the token's span. An absent or malformed token starts a new trace.
    */
   continueTrace<R>(token: string | undefined, name: string, fn: (span: Span) => R, options?: SpanOptions): R {
+    if (this.options === undefined && !this.unconfiguredReported) {
+      // The usual cause: a worker thread or child process, whose tomograph is a fresh copy.
+      this.unconfiguredReported = true;
+      this.diagnostics.report(
+        codes.NOT_CONFIGURED,
+        'tomograph: continueTrace() before configure() in this process or thread: nothing is recorded ' +
+          '(a worker thread or child process must call configure() itself)',
+        { name },
+      );
+    }
     return this.trace(name, fn, { ...options, parent: token ?? null });
   }
 
@@ -238,11 +282,17 @@ export class Tracer {
    */
   start(name: string, options?: SpanOptions): Span {
     if (!this.enabled) return NOOP_SPAN;
-    const span = this.startSpan(name, options) as StackSpan;
+    const span = this.startSpan(name, options);
     if (span === NOOP_SPAN) return span;
-    span.enteredByStart = true;
     // stop() goes back to what was current, which is not the parent when `options.parent` was given.
-    span.previousCurrent = this.store.active();
+    const frame = { previous: this.store.active() };
+    setStartFrame(span, frame);
+    if (span instanceof RecordingSpan) {
+      // A span start() opened and nothing ends is lost without a trace: say so when it is
+      // collected. The frame is the unregister token (V8 keeps a target that is its own token alive).
+      this.openedByStart++;
+      this.lostSpans.register(span, span.name, frame);
+    }
     this.store.enter(span);
     return span;
   }
@@ -253,8 +303,9 @@ export class Tracer {
    */
   stop(name?: string): void {
     if (!this.enabled) return;
-    const current = this.store.active() as StackSpan | undefined;
-    if (current === undefined || current === SUPPRESSED || !current.enteredByStart) {
+    const current = this.store.active();
+    const frame = startFrameOf(current);
+    if (current === undefined || current === SUPPRESSED || frame === undefined) {
       this.diagnostics.report(
         codes.STOP_WITHOUT_START,
         `tomograph: stop(${name === undefined ? '' : JSON.stringify(name)}) found no span opened by start()`,
@@ -270,9 +321,8 @@ export class Tracer {
       return;
     }
     current.end();
-    const previous = current.previousCurrent;
-    current.previousCurrent = undefined;
-    this.store.enter(previous);
+    setStartFrame(current, undefined);
+    this.store.enter(frame.previous);
   }
 
   /** The span current in this async flow, if any. */
@@ -363,6 +413,8 @@ export class Tracer {
     if (this.shutdownPromise === undefined) {
       const queue = this.queue;
       this.enabled = false;
+      this.forgetAtExit?.();
+      this.forgetAtExit = undefined;
       this.shutdownPromise = queue === undefined ? Promise.resolve() : queue.shutdown().catch(() => undefined);
     }
     return this.shutdownPromise;
@@ -374,6 +426,7 @@ export class Tracer {
     return {
       spansStarted: this.counts.spansStarted,
       spansFinished: this.counts.spansFinished,
+      spansOpen: this.counts.spansStarted - this.counts.spansFinished,
       spansExported: queue?.exported ?? 0,
       spansQueued: queue?.queued ?? 0,
       spansDropped: queue !== undefined
@@ -384,6 +437,27 @@ export class Tracer {
       noCurrentSpan: this.counts.noCurrentSpan,
       exporters: queue?.exporterStats() ?? [],
     };
+  }
+
+  /**
+   * Called when the event loop empties (`beforeExit`), unless `flushOnExit: false`: flushes what
+   * finished since the last such flush (once: the flush's own work empties the loop again), and
+   * reports spans that `start()` opened and nothing stopped.
+   */
+  beforeExit(): void {
+    if (!this.enabled) return;
+    const open = this.openedByStart;
+    if (open > 0 && open !== this.exitReportedOpen) {
+      this.exitReportedOpen = open;
+      this.diagnostics.report(
+        codes.SPAN_NOT_ENDED,
+        `tomograph: ${open} span${open === 1 ? '' : 's'} opened with start() never stopped; not exported`,
+        { open },
+      );
+    }
+    if (this.counts.spansFinished === this.exitFlushedAt) return;
+    this.exitFlushedAt = this.counts.spansFinished;
+    void this.flush();
   }
 
   /** Reports an SDK-side fault through this tracer's `onDiagnostic`: for integrations. */

@@ -80,6 +80,11 @@ export interface Exporter {
 export interface ExporterHost {
   /** Reports a fault through the tracer's `onDiagnostic` (or its one-warning-per-code fallback). */
   report(code: string, message: string, detail?: unknown): void;
+  /**
+   * The tracer's `resource`: attributes of the service (`service.version`, …) to send with
+   * every span, as the backend allows (Zipkin: tags; StatsD: global tags). Empty when none.
+   */
+  readonly resource?: Readonly<Record<string, string | number | boolean>>;
 }
 
 /** One SDK-side fault or notice, as `onDiagnostic` receives it. */

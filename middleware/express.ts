@@ -6,7 +6,8 @@
  * ends it when the response ends: after the last byte of a normal or streamed response, or
  * when the client went away first (note `aborted`); see `express-responses.ts`. Only then is
  * the route known, so the span is renamed `<METHOD> <route template>` at the end (see
- * `express-route.ts`).
+ * `express-route.ts`). Children may be exported before that: an exporter whose names hold the
+ * root's name (StatsD) waits for the root to end before naming them (`statsd-hold.ts`).
  *
  * Hot path: the options are compiled once; per request there is one small record in a WeakMap
  * (nothing is added to the response, no listener on it). Ignored requests cost a path

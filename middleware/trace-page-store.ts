@@ -1,4 +1,4 @@
-import { invalidOption } from '../lib/options';
+import { describeValue, invalidOption } from '../lib/options';
 import type { Exporter, FinishedSpan } from '../lib/types';
 
 /** Options for `RecentTracesExporter`. */
@@ -262,7 +262,7 @@ function rank(span: FinishedSpan): number {
 function positive(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw invalidOption(`${name} must be a positive integer, not ${String(value)}`);
+    throw invalidOption(`${name} must be a positive integer, not ${describeValue(value)}`);
   }
   return value;
 }

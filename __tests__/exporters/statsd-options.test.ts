@@ -25,7 +25,7 @@ describe('StatsdExporter options', () => {
     ['an empty host', { host: '' }, /host must be a non-empty string/],
     ['a port out of range', { port: 70000 }, /port must be an integer port from 1 to 65535/],
     ['a port that is not an integer', { port: 81.5 }, /port/],
-    ['a port given as a string', { port: '8125' }, /port/],
+    ['a port given as a string', { port: '8125' }, /port must be an integer port from 1 to 65535, not the string "8125"$/],
     ['an unknown protocol', { protocol: 'http' }, /protocol must be 'udp', 'tcp' or 'uds'/],
     ['an empty uds path', { protocol: 'uds', path: '' }, /path must be a non-empty string/],
     ['cacheDns not a boolean', { cacheDns: 'yes' }, /cacheDns must be a boolean/],

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { jsonEncoder, model, option, TraceId } from 'zipkin';
 import { MemoryExporter, Tracer, ManualClock, sequentialIdGenerator } from '../../lib';
 import type { FinishedSpan } from '../../lib/types';
+import { hasCheckedIds } from '../../lib/span';
 import { toZipkinSpan, zipkinAddress, zipkinSpanId, zipkinTraceId, type ZipkinSpan } from '../../exporters/zipkin-encode';
 import { encodeZipkinBodies, encodeZipkinSpan, encodeZipkinSpans } from '../../exporters/zipkin-json';
 import { assertValidZipkinSpans, zipkinSpanErrors } from '../helpers/zipkin-schema';
@@ -324,7 +325,7 @@ describe('encodeZipkinSpan fast paths', () => {
     await tracer.flush();
     expect(memory.spans).toHaveLength(2);
     for (const s of memory.spans) {
-      expect((s as { checkedIds?: boolean }).checkedIds).toBe(true);
+      expect(hasCheckedIds(s)).toBe(true);
       expect(encodeZipkinSpan(s)).toBe(encodeZipkinSpan({ ...s }));
       expect(encodeZipkinSpan(s)).toBe(JSON.stringify(toZipkinSpan({ ...s })));
     }

@@ -50,7 +50,13 @@ describe('before configure', () => {
       noCurrentSpan: 0,
       malformedHeaders: 0,
     });
-    expect(warn).not.toHaveBeenCalled();
+    // Only continueTrace says something: in a worker that never configured, it is the call
+    // that silently does nothing. Once per process, however often it is called.
+    expect(tomograph.continueTrace(undefined, 'again', () => 'ran again')).toBe('ran again');
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(warn.mock.calls[0][0]).toMatch(/continueTrace\(\) before configure\(\).*worker thread or child process/);
+    expect(warn.mock.calls[0][1]).toMatchObject({ code: 'TOMOGRAPH_NOT_CONFIGURED' });
+    warn.mockRestore();
   });
 
   it('then configure turns it on, and shutdown off again', async () => {

@@ -1,11 +1,11 @@
 /**
- * `RecordingSpan.checkedIds`: which spans an exporter may take the ids of without checking
+ * `hasCheckedIds(span)`: which spans an exporter may take the ids of without checking
  * them again. Only ids from the tracer's own generator or its header parser qualify.
  */
 import { Tracer } from '../../lib/tracer';
 import { MemoryExporter } from '../../lib/memory-exporter';
 import { sequentialIdGenerator } from '../../lib/ids';
-import { RecordingSpan, type Span } from '../../lib/span';
+import { hasCheckedIds, RecordingSpan, type Span } from '../../lib/span';
 
 const T = '4bf92f3577b34da6a3ce929d0e0e4736';
 const S = '00f067aa0ba902b7';
@@ -16,10 +16,10 @@ function tracer(options: ConstructorParameters<typeof Tracer>[0] = {}): Tracer {
 
 function checked(span: Span): boolean {
   expect(span).toBeInstanceOf(RecordingSpan);
-  return (span as RecordingSpan).checkedIds;
+  return hasCheckedIds(span);
 }
 
-describe('RecordingSpan.checkedIds', () => {
+describe('hasCheckedIds', () => {
   it('is true for roots, their children, and spans continuing a parsed header or token', () => {
     const t = tracer();
     const root = t.startSpan('root');

@@ -86,6 +86,19 @@ describe('invalid options throw a TypeError with TOMOGRAPH_ERR_INVALID_OPTION at
     expect(expectInvalid(() => new Tracer({ serviceNmae: 'x' } as TracerOptions)).message).toContain('serviceNmae');
   });
 
+  it('the message names the type it got when that is what is wrong, so it never reads as a contradiction', () => {
+    expect(expectInvalid(() => new Tracer({ maxQueueSize: '100' as never })).message).toBe(
+      'tomograph: maxQueueSize must be a positive integer, not the string "100"',
+    );
+    expect(expectInvalid(() => new Tracer({ maxQueueSize: 1.5 })).message).toMatch(/integer, not 1\.5$/);
+    expect(expectInvalid(() => new Tracer({ scheduledDelayMs: null as never })).message).toMatch(/, not null$/);
+    expect(expectInvalid(() => new Tracer({ exporters: {} as never })).message).toMatch(/exporters must be an array, not an object$/);
+    expect(expectInvalid(() => new Tracer({ disabled: 'true' as never })).message).toMatch(/not the string "true"$/);
+    expect(expectInvalid(() => new Tracer({ flushOnExit: 0 as never })).message).toMatch(/flushOnExit must be a boolean, not 0$/);
+    expect(expectInvalid(() => new Tracer({ host: { port: '80' } as never })).message).toMatch(/not port the string "80"$/);
+    expect(expectInvalid(() => new Tracer({ sampler: [0.5] as never })).message).toMatch(/not an array$/);
+  });
+
   it('a failed configure leaves the tracer as it was', async () => {
     const memory = new MemoryExporter();
     const tracer = new Tracer({ serviceName: 'before', exporters: [memory], scheduledDelayMs: 0 });
