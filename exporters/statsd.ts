@@ -1,10 +1,15 @@
 import { hostname as osHostname } from 'node:os';
 import { type ClientOptions, StatsD, type Tags } from 'hot-shots';
+import { defaultTracer } from '../lib/api';
 import { codes } from '../lib/codes';
 import { Diagnostics, errorMessage } from '../lib/diagnostics';
 import { describeValue, invalidOption } from '../lib/options';
 import type { DiagnosticEvent, Exporter, ExporterHost, FinishedSpan } from '../lib/types';
+import type { MetricLevel, MetricsExporter, MetricsUpdate } from '../lib/metrics/types';
 import { LocalRootHold } from './statsd-hold';
+import {
+  METRICS_OPTIONS, resolveMetricsOptions, type StatsdMetricsOptions, StatsdMetricsWriter, type StatsdSendClient,
+} from './statsd-metrics';
 import { MetricNames, sanitizePrefix } from './statsd-names';
 
 export { sanitizePrefix, sanitizeSegment } from './statsd-names';
@@ -13,7 +18,7 @@ export { sanitizePrefix, sanitizeSegment } from './statsd-names';
 export type StatsdClient = StatsD;
 
 /** Options for `StatsdExporter`. Every field is optional. */
-export interface StatsdExporterOptions {
+export interface StatsdExporterOptions extends StatsdMetricsOptions {
   /** The StatsD server. Default: `TOMOGRAPH_STATSD_HOST`, else `127.0.0.1`. */
   host?: string;
   /** The StatsD port. Default: `TOMOGRAPH_STATSD_PORT`, else 8125. */
@@ -80,7 +85,7 @@ interface Resolved {
 
 const KNOWN_OPTIONS = new Set([
   'host', 'port', 'protocol', 'path', 'cacheDns', 'prefix', 'hostname', 'tags', 'telegraf', 'globalTags',
-  'maxBufferSize', 'maxNames', 'reconnectIntervalMs', 'clientOptions', 'client', 'onDiagnostic',
+  'maxBufferSize', 'maxNames', 'reconnectIntervalMs', 'clientOptions', 'client', 'onDiagnostic', ...METRICS_OPTIONS,
 ]);
 /** Options that configure a client the exporter makes, so they make no sense beside `client`. */
 const CLIENT_OPTIONS = [
@@ -103,7 +108,11 @@ const DEAD_UDP_SOCKET = new Set(['ERR_SOCKET_DGRAM_NOT_RUNNING', 'ERR_SOCKET_CLO
  * model, see `MetricNames`) or, with `tags: true`, DogStatsD/Telegraf style. Transport faults
  * never reach the app: they go to `onDiagnostic`, and a TCP or UDS client that broke is replaced.
  */
-export class StatsdExporter implements Exporter {
+export class StatsdExporter implements Exporter, MetricsExporter {
+  /** Metrics below this level are left out of this exporter's updates (`level` option). */
+  readonly level: MetricLevel | undefined;
+  private readonly metrics: StatsdMetricsWriter;
+  private readonly service: string | undefined;
   private readonly options: Resolved | undefined;
   private readonly names: MetricNames;
   private diagnostics: Pick<Diagnostics, 'report'>;
@@ -146,6 +155,10 @@ export class StatsdExporter implements Exporter {
     const tags = options.tags ?? false;
     if (typeof tags !== 'boolean') throw invalidOption('StatsdExporter: tags must be a boolean');
     const maxNames = integer('maxNames', options.maxNames, 10000, 1);
+    const metrics = resolveMetricsOptions(options);
+    this.level = metrics.level;
+    this.service = metrics.service;
+    this.metrics = new StatsdMetricsWriter(sanitizePrefix(prefix), tags, metrics.maxValuesPerUpdate, maxNames);
 
     this.diagnostics = new Diagnostics(options.onDiagnostic);
     this.hasOwnListener = options.onDiagnostic !== undefined;
@@ -188,6 +201,33 @@ export class StatsdExporter implements Exporter {
     this.resourceTags = keys.map((key) => `${key}:${String(resource[key])}`);
     // Global tags are fixed when a hot-shots client is made: make the client again with them.
     this.reconnect();
+  }
+
+  /**
+   * Sends a metrics update (from `configureMetrics({ exporters })`): counters and meters `|c`,
+   * gauges `|g`, histogram values `|ms` or `|h`, named `<prefix>.<service>.<path>` (see
+   * docs/statsd-metrics.md), then hands the last packet to the socket.
+   */
+  exportMetrics(update: MetricsUpdate): void {
+    if (this.closed) return;
+    if (this.broken && this.ownsClient && Date.now() - this.createdAtMs >= (this.options as Resolved).reconnectIntervalMs) {
+      this.reconnect();
+    }
+    const client = this.client;
+    if (client === undefined) return;
+    const service = this.service ?? defaultServiceName();
+    // hot-shots' typings leave out send(), its raw (never sampling) entry point.
+    const sender = client as unknown as StatsdSendClient;
+    try {
+      if (typeof sender.send !== 'function') throw new TypeError('the StatsD client has no send(): not a hot-shots client');
+      const result = this.metrics.write(sender, update, service, this.onSent);
+      if (result.dropped > 0) {
+        this.diagnostics.report(codes.EXPORT_FAILED, `tomograph: StatsD metrics: ${result.dropped} histograms left out of an update (maxValuesPerUpdate reached)`, result);
+      }
+      client.flush(this.onSent);
+    } catch (error) {
+      this.diagnostics.report(codes.EXPORT_FAILED, `tomograph: StatsD metrics: ${errorMessage(error)}`, { error });
+    }
   }
 
   /** Sends a timer per span and a counter per note, then hands the last packet to the socket. */
@@ -401,6 +441,12 @@ function integer(name: string, value: unknown, fallback: number, min: number): n
     throw invalidOption(`StatsdExporter: ${name} must be an integer >= ${min}, not ${describeValue(value)}`);
   }
   return value;
+}
+
+/** The default tracer's `serviceName`, read at each update (configure may come after the exporter). */
+function defaultServiceName(): string {
+  const name = defaultTracer.service;
+  return typeof name === 'string' && name !== '' ? name : 'unknown_service';
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

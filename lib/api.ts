@@ -1,3 +1,4 @@
+import { runFlushHooks } from './flush-hooks';
 import type { NoteOptions, Span } from './span';
 import { type SpanOptions, Tracer, type TracerStats } from './tracer';
 import type { TracedDecorator } from './traced';
@@ -87,14 +88,14 @@ export function withSpan<R>(span: Span | undefined, fn: () => R): R {
   return defaultTracer.withSpan(span, fn);
 }
 
-/** Exports everything finished so far. Never rejects. */
+/** Exports everything finished so far (and the metrics' changes, when metrics exporters are set). Never rejects. */
 export function flush(): Promise<void> {
-  return defaultTracer.flush();
+  return Promise.all([defaultTracer.flush(), runFlushHooks('flush')]).then(() => undefined);
 }
 
-/** Flushes, then closes the exporters. Safe to call twice. */
+/** Flushes, then closes the exporters (the metrics' ones too). Safe to call twice. */
 export function shutdown(): Promise<void> {
-  return defaultTracer.shutdown();
+  return Promise.all([defaultTracer.shutdown(), runFlushHooks('shutdown')]).then(() => undefined);
 }
 
 /** The default tracer's counts. */

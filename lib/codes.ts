@@ -37,6 +37,20 @@ export const codes = {
   NOT_CONFIGURED: 'TOMOGRAPH_NOT_CONFIGURED',
   /** An integration hit an unexpected fault in its own code and carried on. */
   INTEGRATION_ERROR: 'TOMOGRAPH_INTEGRATION_ERROR',
+  /** A metric was given a value it cannot take (NaN, a negative counter increment or histogram value, a non-number); ignored. */
+  METRIC_INVALID_VALUE: 'TOMOGRAPH_METRIC_INVALID_VALUE',
+  /** A gauge function threw or returned a non-number; the gauge was left out of that read. */
+  METRIC_GAUGE_FAILED: 'TOMOGRAPH_METRIC_GAUGE_FAILED',
+  /** A labelled metric reached `maxSeries`; further label values go to its one overflow series. */
+  METRIC_SERIES_OVERFLOW: 'TOMOGRAPH_METRIC_SERIES_OVERFLOW',
+  /** A metrics exporter's `exportMetrics`, `flush` or `shutdown` threw or rejected. */
+  METRICS_EXPORT_FAILED: 'TOMOGRAPH_METRICS_EXPORT_FAILED',
+  /** A metrics exporter did not settle within `exportTimeoutMs`. */
+  METRICS_EXPORT_TIMEOUT: 'TOMOGRAPH_METRICS_EXPORT_TIMEOUT',
+  /** Graphite: lines dropped (buffer full while carbon was away) or not sent (NaN, infinite, too long). */
+  GRAPHITE_LINES_DROPPED: 'TOMOGRAPH_GRAPHITE_LINES_DROPPED',
+  /** Host-wide stats: a socket could not be served, or a process's stats could not be read. */
+  HOST_STATS_ERROR: 'TOMOGRAPH_HOST_STATS_ERROR',
 } as const;
 
 /** One of the stable codes above. */

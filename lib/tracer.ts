@@ -169,6 +169,11 @@ export class Tracer {
     return this.sink.clock.nowUs();
   }
 
+  /** The configured `serviceName` (`'unknown_service'` before `configure`); exporters name metrics with it. */
+  get service(): string {
+    return this.serviceName;
+  }
+
   /** The `propagation` formats `inject` writes. */
   get propagation(): readonly PropagationFormat[] {
     return this.options?.propagation ?? [];

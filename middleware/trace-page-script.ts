@@ -205,9 +205,14 @@ export const PAGE_SCRIPT = String.raw`
       add(node, el('b', mono ? 'mono' : '', value));
       return node;
     }
-    add(meta, metaItem('duration', fmtDur(total)), metaItem('spans', String(spans.length)),
-      metaItem('services', (sum.services || []).join(', ')), metaItem('started', fmtClock(start)),
-      metaItem('trace', tr.traceId, true));
+    // The trace id on a line of its own, large, selected whole by one click: it is what people
+    // copy into a log search (the pino/winston trace_id field).
+    var idItem = metaItem('trace id', tr.traceId, true);
+    idItem.className = 'trace-id-item';
+    idItem.lastChild.className = 'mono trace-id';
+    idItem.lastChild.title = 'Click to select the whole id';
+    add(meta, idItem, metaItem('duration', fmtDur(total)), metaItem('spans', String(spans.length)),
+      metaItem('services', (sum.services || []).join(', ')), metaItem('started', fmtClock(start)));
     if (sum.droppedSpans > 0) add(meta, metaItem('dropped spans', String(sum.droppedSpans)));
     add(head, title, meta);
     if (sum.error) add(head, el('div', 'wf-error', sum.error));

@@ -87,6 +87,8 @@ button { font: inherit; color: inherit; }
 .wf-meta { display: flex; flex-wrap: wrap; gap: 4px 16px; color: var(--muted); font-size: 12px; }
 .wf-meta b { color: var(--ink); font-weight: 500; }
 .wf-meta .mono, .mono { font-family: var(--mono); font-size: 12px; }
+.wf-meta .trace-id-item { flex-basis: 100%; }
+.wf-meta .trace-id { font-size: 15px; user-select: all; -webkit-user-select: all; padding: 1px 6px; border: 1px solid var(--line); border-radius: 4px; }
 .wf-error { margin-top: 8px; color: var(--danger); }
 .wf { position: relative; margin: 12px 20px 24px; background: var(--panel); border: 1px solid var(--line); border-radius: 8px; overflow: hidden; }
 .wf-axis, .span-row { display: grid; grid-template-columns: var(--label-w) 1fr; }

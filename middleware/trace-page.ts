@@ -12,6 +12,7 @@ import { PAGE_TAG, RecentTracesExporter, type RecentTracesOptions } from './trac
 export { RecentTracesExporter, PAGE_TAG, type RecentTracesOptions, type RecentTracesStats, type TraceSummary } from './trace-page-store';
 export { type Authorize, isLoopback, loopbackOnly } from './trace-page-access';
 export type { SpanJson } from './trace-page-json';
+export { statsPage, type StatsPageOptions, type MetricsSource, type QueryOperator, type StatsQuery } from './stats-page';
 
 /** `RecentTracesExporter` under the name of its role on the page. */
 export const TraceStore = RecentTracesExporter;

@@ -1,14 +1,15 @@
 /**
  * `npm run demo`, end to end, from a private build of the package (see helpers/demo-build.ts):
  * the compiled demo with `--once` exits 0 after printing traces that cross both services and
- * flushing every exporter (Zipkin and StatsD turned on from the environment); and the live demo
- * serves a trace page on which headless Chromium opens a trace and finds the shop's server span,
- * its query and HTTP client spans, the inventory's server span and its query, nested in order.
+ * flushing every exporter (Zipkin and StatsD turned on from the environment, the shop's metrics
+ * included); and the live demo serves a trace page on which headless Chromium opens a trace and
+ * finds the shop's server span, its query and HTTP client spans, the inventory's server span and
+ * its query, nested in order, and a stats page with the shop's request metrics.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ARTIFACTS, type Browser, launchChromium } from '../helpers/chromium';
-import { buildDemo, type DemoBuild, DemoRun, processGone, traceBlocks } from '../helpers/demo-build';
+import { buildDemo, type DemoBuild, DemoRun, logLines, processGone, traceBlocks } from '../helpers/demo-build';
 import { StatsdDaemon } from '../helpers/statsd-daemon';
 import { ZipkinCollector } from '../helpers/zipkin-collector';
 
@@ -76,6 +77,14 @@ describe('npm run demo -- --once', () => {
     ]);
     const failed = crossing.find((block) => block.includes('vintage-poster'));
     expect(failed?.split('\n')[1]).toMatch(/^POST \/api\/orders \[shop\] server .*✗ inventory answered 404: no stock record for vintage-poster$/);
+    // Both services logged the failure (pino, through tomograph/pino) with the trace's id.
+    const logs = logLines(output);
+    const shopLog = logs.find((line) => line.msg === 'request failed');
+    const inventoryLog = logs.find((line) => line.msg === 'reservation for an unknown sku');
+    expect(failed?.split('\n')[0]).toBe(`trace ${String(shopLog?.trace_id)}`);
+    expect(inventoryLog?.trace_id).toBe(shopLog?.trace_id);
+    expect(logs.filter((line) => line.msg === 'order placed')).toHaveLength(12);
+    expect(logs.every((line) => /^[0-9a-f]{32}$/.test(String(line.trace_id)))).toBe(true);
     const slow = crossing.find((block) => block.includes('recount shelves [inventory]'));
     expect(slow?.split('\n')[1]).toMatch(/^GET \/api\/reports\/stock \[shop\] server\s+(\d+)\.\d+ ms/);
     expect(Number(slow!.split('\n')[1].match(/server\s+(\d+)\./)![1])).toBeGreaterThanOrEqual(400);
@@ -108,6 +117,16 @@ describe('npm run demo -- --once', () => {
       statsd.lines.some((line) => line.startsWith('tomograph.shop.')) && statsd.lines.some((line) => line.startsWith('tomograph.inventory.')),
     );
     expect(statsd.lines.some((line) => /^tomograph\.shop\.[^.]+\.POST_api_orders\.error:[\d.]+\|ms/.test(line))).toBe(true);
+
+    // The shop's metrics too, flushed at shutdown: one count per request, by route and status.
+    const requestCounts = () =>
+      [...statsd.counters].filter(([key]) => key.startsWith('tomograph.shop.http.requests.')).reduce((sum, [, n]) => sum + n, 0);
+    await statsd.until('28 requests counted', () => requestCounts() >= 28);
+    expect(requestCounts()).toBe(28);
+    expect(statsd.counters.get('tomograph.shop.http.requests.POST_api_orders.502')).toBe(1);
+    expect(statsd.counters.get('tomograph.shop.http.requests.GET_api_products_sku.404')).toBe(1);
+    const calls = await statsd.timer('tomograph.shop.inventory.calls', 27);
+    expect(Math.round(calls.count)).toBe(27); // every request but the unknown product's calls the inventory once
   });
 });
 
@@ -179,6 +198,29 @@ describe('the live demo in a browser', () => {
       ['select', 'inventory', 4],
     ]);
     await page.screenshot({ path: join(ARTIFACTS, 'demo-failed-order.png') });
+    expect(problems).toEqual([]);
+
+    // The stats page beside it: the demo's own metrics, by route and status.
+    const statsUrl = pageUrl.replace(/\/_traces$/, '/_stats');
+    expect(run.output).toContain(`Stats page: ${statsUrl}`);
+    await page.goto(`${statsUrl}/http`);
+    const statsRows = await page.locator('tbody tr').evaluateAll((els) => els.map((el) => [el.getAttribute('data-path'), el.getAttribute('data-kind')]));
+    expect(statsRows).toEqual(expect.arrayContaining([
+      ['http.requests', 'counter'],
+      ['http.requests.GET /api/products/:sku,200', 'counter'],
+      ['http.requests.POST /api/orders,502', 'counter'],
+      ['http.latency', 'histogram'],
+      ['http.in_flight', 'gauge'],
+    ]));
+    const p99 = await page.locator('tr[data-path="http.latency.GET /api/reports/stock"] td[data-field="p99"]').textContent();
+    expect(parseFloat(p99!)).toBeGreaterThanOrEqual(400); // the slow report waits for the recount
+    // Wide enough for a histogram's twelve columns (this is the screenshot in docs/stats-page.png).
+    await page.setViewportSize({ width: 1640, height: 720 });
+    await page.goto(statsUrl);
+    await page.screenshot({ path: join(ARTIFACTS, 'demo-stats-page.png'), fullPage: true });
+    const json = (await (await fetch(`${statsUrl}/inventory?format=json`)).json()) as { calls: { count: number; errors: number } };
+    expect(json.calls.count).toBeGreaterThanOrEqual(27);
+    expect(json.calls.errors).toBe(0);
     expect(problems).toEqual([]);
 
     // Ctrl-C: the services stop, flush, and the demo exits 0.

@@ -101,9 +101,18 @@ export class DemoRun {
   }
 }
 
+/** The services' pino log lines in the demo's output, parsed. */
+export function logLines(output: string): Record<string, unknown>[] {
+  return output.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
 /** The trace blocks of the demo's output: each `trace <id>` line with the tree lines under it. */
 export function traceBlocks(output: string): string[] {
   return output
+    // The services' pino lines (on stderr) may fall between two trees: they are no part of either.
+    .split('\n')
+    .filter((line) => !line.startsWith('{'))
+    .join('\n')
     .split(/\n\s*\n/)
     .map((block) => block.trim())
     .filter((block) => /^trace [0-9a-f]{32}\n/.test(block));

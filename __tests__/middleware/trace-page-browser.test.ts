@@ -139,6 +139,13 @@ test('reflects nothing from the URL, follows its CSP, and asks only its own orig
   await page.goto(`${app.origin}/_traces#trace=${id}`);
   await page.locator('.span-row').first().waitFor();
   await expect(page.locator('.wf-meta .mono').textContent()).resolves.toBe(id);
+  // Large enough to copy, and one click selects all of it (user-select: all).
+  const idStyle = await page.locator('.wf-meta .trace-id').evaluate((e) => {
+    const css = getComputedStyle(e);
+    return { size: parseFloat(css.fontSize), select: css.userSelect || css.getPropertyValue('-webkit-user-select') };
+  });
+  expect(idStyle.size).toBeGreaterThanOrEqual(15);
+  expect(idStyle.select).toBe('all');
   // No console errors: a CSP violation (a wrong hash) would be one.
   expect(problems).toEqual([]);
   expect(requests.every((url) => url.startsWith(app.origin + '/_traces'))).toBe(true);

@@ -10,7 +10,8 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { annotate, configure, trace } from 'tomograph';
 import { expressMiddleware } from 'tomograph/express';
 import { instrumentKnex } from 'tomograph/knex';
-import { closeDatabase, demoExporters, openDatabase, printDiagnostics, serveAsChild } from './service';
+import { counter } from 'tomograph/metrics';
+import { closeDatabase, demoExporters, demoLogger, openDatabase, printDiagnostics, serveAsChild } from './service';
 
 configure({
   serviceName: 'inventory',
@@ -21,6 +22,8 @@ configure({
 });
 
 const db = openDatabase('inventory');
+const reservations = counter('stock.reservations', { description: 'Reservation requests, by answer', labels: ['status'] });
+const log = demoLogger('inventory');
 
 /** The warehouse's shelves. The shop also lists `vintage-poster`, which the warehouse dropped. */
 const STOCK = [
@@ -59,13 +62,17 @@ app.post('/reservations', async (req: Request, res: Response) => {
   const { sku, quantity } = req.body as { sku: string; quantity: number };
   const answer = await db.transaction(async (trx) => {
     const row = await trx('stock').where({ sku }).first('on_hand', 'reserved');
-    if (row === undefined) return { status: 404, body: { error: `no stock record for ${sku}` } };
+    if (row === undefined) {
+      log.warn({ sku }, 'reservation for an unknown sku');
+      return { status: 404, body: { error: `no stock record for ${sku}` } };
+    }
     const available = row.on_hand - row.reserved;
     if (available < quantity) return { status: 409, body: { error: `only ${available} ${sku} left` } };
     await trx('stock').where({ sku }).increment('reserved', quantity);
     const [inserted] = await trx('reservations').insert({ sku, quantity }).returning('id');
     return { status: 201, body: { reservationId: (inserted as { id: number }).id } };
   });
+  reservations.labels({ status: String(answer.status) }).inc();
   res.status(answer.status).json(answer.body);
 });
 

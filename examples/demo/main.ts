@@ -6,7 +6,8 @@
  * both services: each service sends its finished spans here over IPC (ParentProcessExporter),
  * and TraceAssembler prints a trace once the shop's root span and the inventory's part are in.
  * The shop serves the live trace page at `/_traces` (this process relays the inventory's spans
- * to it). Then it keeps serving, with a request every few seconds, until Ctrl-C.
+ * to it) and its metrics on the stats page at `/_stats`. Then it keeps serving, with a request
+ * every few seconds, until Ctrl-C.
  *
  *   node dist/examples/demo/main.js [--once] [--port <n>]
  *
@@ -94,7 +95,8 @@ async function main(): Promise<number> {
       `tomograph demo (data in ${dir})\n` +
         `  shop        ${shop.url}  pid ${shop.child.pid}\n` +
         `  inventory   ${inventory.url}  pid ${inventory.child.pid}\n` +
-        `  trace page  ${shop.url}/_traces\n\n`,
+        `  trace page  ${shop.url}/_traces\n` +
+        `  stats page  ${shop.url}/_stats\n\n`,
     );
 
     const results = await drive(shop.url, DEMO_TRAFFIC);
@@ -109,7 +111,10 @@ async function main(): Promise<number> {
     const summary = summarize(results);
 
     if (!once && !stopping && !wasInterrupted) {
-      out(`${summary}\n\nTrace page: ${shop.url}/_traces  (a request every ${TRICKLE_EVERY_MS / 1000} s; Ctrl-C to stop)\n\n`);
+      out(
+        `${summary}\n\nTrace page: ${shop.url}/_traces  (a request every ${TRICKLE_EVERY_MS / 1000} s; Ctrl-C to stop)\n` +
+          `Stats page: ${shop.url}/_stats\n\n`,
+      );
       let i = 0;
       const trickle = setInterval(() => void send(shop.url, DEMO_TRAFFIC[i++ % DEMO_TRAFFIC.length]), TRICKLE_EVERY_MS);
       await Promise.race([interrupt, crash]);

@@ -8,7 +8,10 @@ import { createServer, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { type Knex, knex } from 'knex';
+import pino, { type Logger } from 'pino';
 import { type DiagnosticEvent, type Exporter, shutdown, stats } from 'tomograph';
+import { exposeStats } from 'tomograph/host-stats';
+import { traceMixin } from 'tomograph/pino';
 import { StatsdExporter } from 'tomograph/statsd';
 import { ZipkinExporter } from 'tomograph/zipkin';
 import { ParentProcessExporter } from './parent-exporter';
@@ -25,6 +28,15 @@ export function demoExporters(): Exporter[] {
   if (nonEmpty(process.env.TOMOGRAPH_ZIPKIN_URL)) exporters.push(new ZipkinExporter());
   if (nonEmpty(process.env.TOMOGRAPH_STATSD_HOST)) exporters.push(new StatsdExporter());
   return exporters;
+}
+
+/**
+ * The service's pino logger: JSON lines on stderr, each written inside a request carrying that
+ * request's `trace_id`, `span_id` and `trace_flags` (tomograph/pino), so a log line leads to its
+ * trace. Synchronous writes of one line each: lines never interleave with the demo's trace trees.
+ */
+export function demoLogger(service: string): Logger {
+  return pino({ base: { service }, mixin: traceMixin() }, pino.destination({ dest: 2, sync: true }));
 }
 
 /** Prints tomograph's own faults (a collector that is down, say) to stderr, named by service. */
@@ -78,6 +90,9 @@ export function serveAsChild(app: RequestListener, options: ServeOptions = {}): 
   process.on('SIGINT', () => undefined);
 
   server.listen(options.port ?? 0, '127.0.0.1', () => {
+    // Host-wide stats: `npx tomograph-stats` beside the demo shows this service's metrics. The
+    // demo keeps no totals once stopped, so it leaves nothing behind in the temp directory.
+    exposeStats({ keepTotalsOnExit: false });
     const ready: ServiceMessage = { type: 'ready', port: (server.address() as AddressInfo).port };
     process.send?.(ready);
   });

@@ -139,3 +139,98 @@ export interface MetricsExporter {
   flush?(): Promise<void>;
   shutdown?(): Promise<void>;
 }
+
+/** Label values for `.labels({...})`: every declared label name, each value a string (numbers and booleans are stringified). */
+export type LabelValues = Readonly<Record<string, string | number | boolean>>;
+
+/** A monotonically increasing count. */
+export interface Counter {
+  /** The dotted path. */
+  readonly name: string;
+  /** Adds `by` (default 1). `by` must be a finite number >= 0; anything else is ignored and reported. */
+  inc(by?: number): void;
+  /**
+   * The series for these label values (every declared label, no other). Keep the result: its
+   * `inc` does no lookup. Throws a TypeError for an undeclared or missing label name.
+   */
+  labels(values: LabelValues): Counter;
+}
+
+/** A value that goes up and down. */
+export interface Gauge {
+  readonly name: string;
+  /** Sets the value. NaN and non-numbers are ignored and reported. */
+  set(value: number): void;
+  /** Adds `by` (default 1). */
+  inc(by?: number): void;
+  /** Subtracts `by` (default 1). */
+  dec(by?: number): void;
+  labels(values: LabelValues): Gauge;
+}
+
+/** A distribution: count and sum since start, percentiles over a sliding window. */
+export interface Histogram {
+  readonly name: string;
+  /** Records a value (in the histogram's `unit`). NaN, negatives and infinities are ignored and reported. */
+  record(value: number): void;
+  /** Starts a timer; calling the returned function records the elapsed milliseconds and returns them. */
+  startTimer(): () => number;
+  /**
+   * Runs `fn` and records how long it took in milliseconds (until its promise settles, when it
+   * returns one), also when it throws or rejects. Returns what `fn` returns; errors pass through.
+   */
+  time<R>(fn: () => R): R;
+  labels(values: LabelValues): Histogram;
+}
+
+/** A rate of events: count since start, mean rate and 1/5/15-minute moving averages. */
+export interface Meter {
+  readonly name: string;
+  /** Marks `n` events (default 1; finite, >= 0). */
+  mark(n?: number): void;
+  labels(values: LabelValues): Meter;
+}
+
+/** A gauge read from a function at snapshot and export time. */
+export type GaugeFunction = () => number;
+
+/** Options of `countByValue`. */
+export interface CountByValueOptions {
+  /**
+   * Values that always appear, with 0 when no gauge holds them: an array of numbers (keyed by the
+   * number), or names for values (`{ great: 3, good: 2, bad: 1 }`, keyed by the name).
+   */
+  values?: readonly number[] | Readonly<Record<string, number>>;
+}
+
+/** Options of `configureMetrics` (and `MetricsRegistry.configure`). */
+export interface MetricsConfig {
+  /** Metrics created below this level are shared no-ops. Default `'info'`. */
+  level?: MetricLevel;
+  /** Where updates go every `intervalMs`. Default none. */
+  exporters?: readonly MetricsExporter[];
+  /** Milliseconds between updates. Default 10000. */
+  intervalMs?: number;
+  /** Milliseconds an exporter's `exportMetrics`, `flush` or `shutdown` may take before it is given up on. Default 5000. */
+  exportTimeoutMs?: number;
+  /** Histogram values kept per series per interval for exporters (a uniform sample beyond it). Default 1024. */
+  maxValuesPerInterval?: number;
+}
+
+/** Fault and export counts of a registry, since it was made (or `reset`). */
+export interface MetricsStats {
+  /** Record-time values ignored: NaN, negative counter increments or histogram values, non-numbers. */
+  invalidValues: number;
+  /** Gauge functions that threw or returned a non-number, per read. */
+  gaugeFailures: number;
+  /** `.labels()` calls sent to the overflow series because the metric had `maxSeries` series. */
+  seriesOverflows: number;
+  /** Updates handed to exporters. */
+  updatesExported: number;
+  /** `exportMetrics` calls that threw or rejected. */
+  exportErrors: number;
+  /** `exportMetrics` calls that did not settle within `exportTimeoutMs`. */
+  exportTimeouts: number;
+  /** Updates not handed to an exporter because its previous call was still running. */
+  exporterBusy: number;
+}
