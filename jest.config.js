@@ -8,7 +8,7 @@ module.exports = {
   },
   // The package's own entry points, as examples and the demo import them, mapped to the sources.
   moduleNameMapper: {
-    '^tomograph$': '<rootDir>/lib/index.ts',
+    '^tomograph$': '<rootDir>/index.ts',
     '^tomograph/express$': '<rootDir>/middleware/express.ts',
     '^tomograph/knex$': '<rootDir>/integrations/knex.ts',
     '^tomograph/http$': '<rootDir>/integrations/http.ts',

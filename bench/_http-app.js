@@ -5,6 +5,9 @@
  * `serve(hooks)`.
  *
  * Routes:  GET /hello  -> 'Hello World!'      GET /json -> a 20-item JSON array
+ *          GET /knex   -> one SQLite query through Knex (better-sqlite3, pool of 1), as JSON,
+ *                         when the variant passes `hooks.knex` (from `makeKnex()`)
+ * EXPRESS_MODULE picks the Express package (default `express`, i.e. 5; `express4` for 4).
  *
  * IPC from the driver:
  *   'mark'  -> { marked: true }      start of the measured window (CPU time, request count)
@@ -14,12 +17,25 @@
  */
 
 /**
- * @param {{ use?: (app: any) => void, flush?: () => Promise<void>, stats?: () => unknown }} hooks
+ * The SQLite database behind `/knex`: an in-memory table of 100 rows. A variant calls this after
+ * its tracer is set up (OpenTelemetry hooks `require('knex')`) and instruments the instance.
+ */
+function makeKnex() {
+  return require('knex')({
+    client: 'better-sqlite3',
+    connection: { filename: ':memory:' },
+    useNullAsDefault: true,
+    pool: { min: 1, max: 1 },
+  });
+}
+
+/**
+ * @param {{ use?: (app: any) => void, flush?: () => Promise<void>, stats?: () => unknown, knex?: any }} hooks
  *   `use` installs the variant's middleware before the routes; `flush` sends whatever the
  *   exporter still holds and resolves when the sink answered; `stats` reports the tracer's counts.
  */
 function serve(hooks = {}) {
-  const express = require('express');
+  const express = require(process.env.EXPRESS_MODULE || 'express');
   const app = express();
   if (hooks.use) hooks.use(app);
 
@@ -37,10 +53,33 @@ function serve(hooks = {}) {
     res.json(items);
   });
 
+  const knex = hooks.knex;
+  let queries = 0;
+  if (knex) {
+    app.get('/knex', async (_req, res) => {
+      res.json(await knex('items').where({ id: queries++ % 100 }).first('id', 'name'));
+    });
+  }
+
   let requests = 0;
-  const server = app.listen(0, '127.0.0.1', () => process.stdout.write(`${server.address().port}\n`));
-  server.on('request', () => requests++);
-  server.keepAliveTimeout = 30000;
+  let server;
+  const listen = () => {
+    server = app.listen(0, '127.0.0.1', () => process.stdout.write(`${server.address().port}\n`));
+    server.on('request', () => requests++);
+    server.keepAliveTimeout = 30000;
+  };
+  if (knex) {
+    (async () => {
+      await knex.schema.createTable('items', (t) => {
+        t.integer('id').primary();
+        t.string('name');
+      });
+      await knex('items').insert(Array.from({ length: 100 }, (_, id) => ({ id, name: `item ${id}` })));
+      listen();
+    })();
+  } else {
+    listen();
+  }
 
   let mark = { cpu: process.cpuUsage(), requests: 0 };
   process.on('message', async (message) => {
@@ -73,4 +112,4 @@ function serve(hooks = {}) {
   });
 }
 
-module.exports = { serve };
+module.exports = { serve, makeKnex };

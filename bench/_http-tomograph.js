@@ -1,9 +1,15 @@
 'use strict';
 /**
- * `bench/http.js` variant `tomograph`: `expressMiddleware` + `instrumentHttp` + `ZipkinExporter`
- * to the local sink (ZIPKIN_URL), everything else at its defaults. From the built `dist/`
- * (TOMOGRAPH_DIST overrides). Variant `tomograph-noexport`: the same with an exporter that
- * drops every batch (the cost of tracing alone).
+ * `bench/http.js` / `bench/instructions.js` variants served by tomograph: `expressMiddleware` +
+ * `instrumentHttp` + an exporter, everything else at its defaults. From the built `dist/`
+ * (TOMOGRAPH_DIST overrides). BENCH_VARIANT picks the exporter:
+ *   tomograph           `ZipkinExporter` to the local sink (ZIPKIN_URL)
+ *   tomograph-noexport  an exporter that drops every batch (the cost of tracing alone)
+ *   tomograph-encode    an exporter that encodes each batch as the Zipkin exporter does, and drops it
+ *   tomograph-statsd    `StatsdExporter` (UDP) to the local sink (STATSD_PORT)
+ *   tomograph-no-router-errors  as `tomograph`, but the middleware's subscription to the router's
+ *                      error channel is skipped (a piece variant: what that subscription costs)
+ * With BENCH_KNEX=1 the app serves `/knex`, its Knex instance under `instrumentKnex`.
  */
 const path = require('node:path');
 
@@ -11,15 +17,47 @@ const dist = process.env.TOMOGRAPH_DIST || path.join(__dirname, '..', 'dist');
 const { Tracer } = require(path.join(dist, 'lib'));
 const { expressMiddleware } = require(path.join(dist, 'middleware/express'));
 const { instrumentHttp } = require(path.join(dist, 'integrations/http'));
-const { ZipkinExporter } = require(path.join(dist, 'exporters/zipkin'));
 
-const noExport = process.env.BENCH_VARIANT === 'tomograph-noexport';
-const exporter = noExport ? { export() {} } : new ZipkinExporter({ url: process.env.ZIPKIN_URL });
-const tracer = new Tracer({ serviceName: 'bench-tomograph', exporters: [exporter] });
+const variant = process.env.BENCH_VARIANT || 'tomograph';
+if (variant === 'tomograph-no-router-errors') {
+  const dc = require('node:diagnostics_channel');
+  const subscribe = dc.subscribe;
+  dc.subscribe = (name, fn) => (name === 'tracing:express.router.request:error' ? undefined : subscribe.call(dc, name, fn));
+}
+function makeExporter() {
+  switch (variant) {
+    case 'tomograph-noexport':
+      return { export() {} };
+    case 'tomograph-encode': {
+      const { encodeZipkinBodies } = require(path.join(dist, 'exporters/zipkin'));
+      return { export: (spans) => void encodeZipkinBodies(spans) };
+    }
+    case 'tomograph-statsd': {
+      const { StatsdExporter } = require(path.join(dist, 'exporters/statsd'));
+      return new StatsdExporter({ host: '127.0.0.1', port: Number(process.env.STATSD_PORT) });
+    }
+    default: {
+      const { ZipkinExporter } = require(path.join(dist, 'exporters/zipkin'));
+      return new ZipkinExporter({ url: process.env.ZIPKIN_URL });
+    }
+  }
+}
+const options = { serviceName: 'bench-tomograph', exporters: [makeExporter()] };
+if (process.env.BENCH_TRACER_OPTIONS) Object.assign(options, JSON.parse(process.env.BENCH_TRACER_OPTIONS));
+const tracer = new Tracer(options);
 instrumentHttp({ tracer });
 
-require('./_http-app').serve({
-  use: (app) => app.use(expressMiddleware({ tracer })),
+const app = require('./_http-app');
+let knex;
+if (process.env.BENCH_KNEX === '1') {
+  const { instrumentKnex } = require(path.join(dist, 'integrations/knex'));
+  knex = app.makeKnex();
+  instrumentKnex(knex, { tracer });
+}
+
+app.serve({
+  use: (express) => express.use(expressMiddleware({ tracer })),
+  knex,
   flush: () => tracer.flush(),
   stats: () => {
     const s = tracer.stats();

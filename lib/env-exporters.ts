@@ -1,33 +1,37 @@
 import type { Exporter } from './types';
 
 /**
- * The exporters the environment asks for when `configure` is given none: `TOMOGRAPH_ZIPKIN_URL`
- * adds a ZipkinExporter, `TOMOGRAPH_STATSD_HOST` (with `TOMOGRAPH_STATSD_PORT`) a StatsdExporter.
- *
- * This is the one place where lib/ reaches into exporters/, and only lazily: an operator can
- * turn export on for an unchanged app, and an app that sets neither variable never loads the
- * exporters or their backends (hot-shots, zipkin).
+ * An exporter the environment can turn on: when `configure` (or `new Tracer`) is given no
+ * `exporters` and `variable` is set to something other than blanks, `create(env)` makes one.
  */
-export function exportersFromEnv(env: NodeJS.ProcessEnv): Exporter[] {
-  const exporters: Exporter[] = [];
-  if (nonEmpty(env.TOMOGRAPH_ZIPKIN_URL)) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { ZipkinExporter } = require('../exporters/zipkin') as {
-      ZipkinExporter: new (options: { url: string }) => Exporter;
-    };
-    exporters.push(new ZipkinExporter({ url: (env.TOMOGRAPH_ZIPKIN_URL as string).trim() }));
-  }
-  if (nonEmpty(env.TOMOGRAPH_STATSD_HOST)) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { StatsdExporter } = require('../exporters/statsd') as {
-      StatsdExporter: new (options: { host: string; port?: number }) => Exporter;
-    };
-    const port = nonEmpty(env.TOMOGRAPH_STATSD_PORT) ? Number(env.TOMOGRAPH_STATSD_PORT) : undefined;
-    exporters.push(new StatsdExporter({ host: (env.TOMOGRAPH_STATSD_HOST as string).trim(), port }));
-  }
-  return exporters;
+export interface EnvExporterFactory {
+  /** The environment variable that turns this exporter on, e.g. `TOMOGRAPH_ZIPKIN_URL`. */
+  readonly variable: string;
+  /** Makes the exporter from the environment; may throw a `TypeError` for a wrong value. */
+  create(env: NodeJS.ProcessEnv): Exporter;
 }
 
-function nonEmpty(value: string | undefined): boolean {
-  return value !== undefined && value.trim() !== '';
+// The core does not know its exporters (lib/ imports nothing from exporters/): they register
+// here, from the package entry (index.ts at the root: exporters/env.ts), so `configure` can
+// build them without lib/ reaching into exporters/.
+const factories: EnvExporterFactory[] = [];
+
+/**
+ * Registers `factory`; one per variable: registering a variable again replaces the earlier
+ * factory, in its place, so the order of the exporters stays that of the first registration.
+ */
+export function registerEnvExporter(factory: EnvExporterFactory): void {
+  const i = factories.findIndex((known) => known.variable === factory.variable);
+  if (i >= 0) factories[i] = factory;
+  else factories.push(factory);
+}
+
+/** The exporters the environment asks for, in registration order: one per variable set. */
+export function exportersFromEnv(env: NodeJS.ProcessEnv): Exporter[] {
+  const exporters: Exporter[] = [];
+  for (const factory of factories) {
+    const value = env[factory.variable];
+    if (value !== undefined && value.trim() !== '') exporters.push(factory.create(env));
+  }
+  return exporters;
 }

@@ -42,9 +42,9 @@ function sourceOf(distPath: string): string | undefined {
 
 describe('npm pack', () => {
   it('ships the license, the readme, package.json, the compiled runtime and its reference docs', () => {
-    expect(files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/lib/index.js', 'dist/lib/index.d.ts']));
+    expect(files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/lib/index.js', 'dist/lib/index.d.ts']));
     for (const file of files) {
-      expect(file).toMatch(/^(LICENSE|README\.md|package\.json|docs\/[^/]+\.md|dist\/(lib|exporters|middleware|integrations|bin)\/.+\.(js|d\.ts))$/);
+      expect(file).toMatch(/^(LICENSE|README\.md|package\.json|docs\/[^/]+\.md|dist\/index\.(js|d\.ts)|dist\/(lib|exporters|middleware|integrations|bin)\/.+\.(js|d\.ts))$/);
     }
   });
 

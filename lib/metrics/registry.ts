@@ -1,6 +1,7 @@
 import { defaultTracer } from '../api';
 import { codes } from '../codes';
 import { Diagnostics, type DiagnosticListener } from '../diagnostics';
+import { flushAtExit } from '../exit-flush';
 import { addFlushHook, type FlushHook, removeFlushHook } from '../flush-hooks';
 import { coarseNowMs, preciseNowMs, startCoarseClock } from './coarse-clock';
 import { CounterSeries } from './counter';
@@ -69,7 +70,17 @@ export class MetricsRegistry {
   private levelRankValue = 1;
   private loop: MetricsExportLoop | undefined;
   private readonly hook: FlushHook = { flush: () => this.flush(), shutdown: () => this.shutdown() };
-  private readonly onBeforeExit = (): void => void this.flush();
+  /** Flushes once when the event loop empties (held here: exit-flush keeps only a weak reference). */
+  private readonly exitTarget = {
+    beforeExit: (): void => {
+      if (this.exitFlushed) return;
+      // Once per configuration: the flush itself makes the loop busy again, then empty again.
+      this.exitFlushed = true;
+      void this.flush();
+    },
+  };
+  private exitFlushed = false;
+  private stopExitFlush: (() => void) | undefined;
   private counts: MetricsStats = emptyStats();
   private readonly diagnostics: Diagnostics | undefined;
   private readonly customClock: boolean;
@@ -283,7 +294,8 @@ export class MetricsRegistry {
       (code, message, detail) => this.report(code, message, detail),
     ).start();
     addFlushHook(this.hook);
-    process.once('beforeExit', this.onBeforeExit);
+    this.exitFlushed = false;
+    this.stopExitFlush = flushAtExit(this.exitTarget);
   }
 
   /** Hands every exporter what changed now, then flushes them. Resolves within the export timeouts; never rejects. */
@@ -297,7 +309,8 @@ export class MetricsRegistry {
     if (loop === undefined) return;
     this.loop = undefined;
     removeFlushHook(this.hook);
-    process.removeListener('beforeExit', this.onBeforeExit);
+    this.stopExitFlush?.();
+    this.stopExitFlush = undefined;
     this.host.sampleLimit = 0;
     await loop.shutdown();
   }

@@ -1,0 +1,312 @@
+'use strict';
+/**
+ * Instructions per request, counted by `valgrind --tool=callgrind`: a figure that holds still on
+ * a shared machine (two runs of the same server differ by about 1%, whatever the other cores do),
+ * where req/s moves by tens of percent. `bench/http.js` (req/s, paired) stays the cross-check.
+ *
+ * For each Express version, route and variant: a fresh server process (the `bench/http.js` apps,
+ * `bench/_http-*.js`) runs under callgrind with node `--single-threaded` (V8's compiler and GC
+ * helper threads otherwise run in an order valgrind varies, and per-request counts move by ±5%);
+ * the driver sends `--warmup` requests from outside, zeroes the counters (`callgrind_control -z`),
+ * sends `--requests` more, dumps them (`callgrind_control -d`) and divides. Requests go
+ * `--connections` at a time over keep-alive connections. After the dump the server flushes its
+ * exporter and the sinks report what arrived: a traced variant that exported less than one span per
+ * request is reported (not fatal: under callgrind on a loaded machine the final flush can outlast
+ * its deadline; the count was dumped before).
+ *
+ * Timers run ~50x slow under callgrind, so a batch queue's delay would fire after a few hundred
+ * requests instead of thousands, and each export would carry fewer spans than at real load. The
+ * tracers' delays are therefore set long (tomograph's `scheduledDelayMs`, OpenTelemetry's
+ * `OTEL_BSP_SCHEDULE_DELAY`, zipkin-js's `httpInterval`: `--delay-ms`, default 600000): batches
+ * leave when full (512 spans), as they do at real load above ~512 spans/s. With the default
+ * counts (3072 warm-up, 2048 measured) tomograph's queue is empty when the counters are zeroed
+ * and exactly 4 (hello, json) or 8 (knex: 2 spans per request) full batches leave in the window.
+ *
+ *   npm run build && node bench/instructions.js [--variants untraced,als,tomograph-noexport,...]
+ *     [--routes hello,json,knex] [--express 5,4] [--requests 2048] [--warmup 3072]
+ *     [--connections 10] [--rounds 1] [--delay-ms 600000] [--dist dir] [--keep dir] [--json file]
+ *
+ * Variants (`--variants`, default all but the piece variants marked *):
+ *   untraced, empty-mw*, als, tomograph-noexport, tomograph-encode*, tomograph,
+ *   tomograph-no-router-errors*, tomograph-statsd,
+ *   otel, otel-noop*, zipkin-js
+ * `--keep dir` keeps each callgrind dump there (for `callgrind_annotate --inclusive=yes`).
+ * `--tracer-options '{"maxBatchSize":2048}'` passes options to tomograph's Tracer.
+ */
+const { spawn, spawnSync } = require('node:child_process');
+const dgram = require('node:dgram');
+const fs = require('node:fs');
+const http = require('node:http');
+const os = require('node:os');
+const path = require('node:path');
+const { median, numberOption } = require('./_util');
+
+const VARIANTS = {
+  untraced: { file: '_http-untraced.js', what: 'no tracing' },
+  'empty-mw': { file: '_http-untraced.js', what: 'an Express middleware that only calls next()', piece: true },
+  als: { file: '_http-untraced.js', what: 'a middleware running next() inside AsyncLocalStorage.run' },
+  'tomograph-noexport': { file: '_http-tomograph.js', what: 'tomograph, exporter that drops every batch' },
+  'tomograph-encode': { file: '_http-tomograph.js', what: 'tomograph, exporter that Zipkin-encodes each batch and drops it', piece: true },
+  tomograph: { file: '_http-tomograph.js', service: 'bench-tomograph', what: 'tomograph + ZipkinExporter' },
+  'tomograph-no-router-errors': { file: '_http-tomograph.js', service: 'bench-tomograph', what: 'tomograph + ZipkinExporter, without the router error-channel subscription', piece: true },
+  'tomograph-statsd': { file: '_http-tomograph.js', statsd: true, what: 'tomograph + StatsdExporter (UDP)' },
+  otel: { file: '_http-otel.js', service: 'bench-otel', what: 'OpenTelemetry: http + express (+ knex) instrumentations, BatchSpanProcessor, exporter-zipkin' },
+  'otel-noop': { file: '_http-otel.js', what: 'OpenTelemetry, exporter that drops', piece: true },
+  'zipkin-js': { file: '_http-zipkin-js.js', service: 'bench-zipkin-js', what: 'zipkin-js: instrumentation-express, CLSContext, BatchRecorder, HttpLogger (no Knex instrumentation exists)' },
+};
+
+const args = process.argv.slice(2);
+const opt = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+const requests = numberOption('requests', 2048);
+const warmup = numberOption('warmup', 3072);
+const connections = numberOption('connections', 10);
+const rounds = numberOption('rounds', 1);
+const delayMs = numberOption('delay-ms', 600000);
+const routes = opt('routes', 'hello,json,knex').split(',');
+const expressVersions = opt('express', '5,4').split(',');
+const variants = opt('variants', Object.keys(VARIANTS).filter((v) => !VARIANTS[v].piece).join(',')).split(',');
+const dist = path.resolve(opt('dist', path.join(__dirname, '..', 'dist')));
+const keep = opt('keep', undefined);
+const jsonOut = opt('json', undefined);
+const tracerOptions = opt('tracer-options', undefined);
+for (const v of variants) if (!VARIANTS[v]) throw new Error(`unknown variant ${v} (have: ${Object.keys(VARIANTS).join(', ')})`);
+for (const e of expressVersions) if (e !== '4' && e !== '5') throw new Error(`--express takes 4 and/or 5, not ${e}`);
+if (!variants.includes('untraced')) variants.unshift('untraced');
+
+if (spawnSync('valgrind', ['--version']).status !== 0) {
+  console.error('instructions: valgrind is not installed; skipped');
+  process.exit(0);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});
+
+async function main() {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tomograph-callgrind-'));
+  const zipkinSink = await startSink();
+  const statsdSink = await startUdpSink();
+  /** results[express][route][variant] = instructions per request, one per round */
+  const results = {};
+  try {
+    for (let round = 0; round < rounds; round++) {
+      for (const express of expressVersions) {
+        for (const route of routes) {
+          for (const variant of variants) {
+            const r = await measure({ express, route, variant, tmp, zipkinSink, statsdSink, round });
+            ((results[express] ??= {})[route] ??= {})[variant] ??= [];
+            results[express][route][variant].push(r.perRequest);
+            process.stderr.write(
+              `round ${round + 1}/${rounds} express ${express} /${route} ${variant}: ${(r.perRequest / 1000).toFixed(1)} k instructions/request` +
+                (r.delivered === undefined ? '' : `, ${r.delivered}`) +
+                '\n',
+            );
+          }
+        }
+      }
+    }
+  } finally {
+    zipkinSink.child.disconnect();
+    statsdSink.socket.close();
+    if (!keep) fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  report(results);
+  if (jsonOut) fs.writeFileSync(jsonOut, JSON.stringify(results, null, 2));
+}
+
+function report(results) {
+  console.log(
+    `instructions: callgrind, node ${process.version} --single-threaded, ${requests} requests counted after ${warmup} of warm-up, ` +
+      `${connections} at a time over keep-alive connections; batch delays ${delayMs} ms (batches leave full); ` +
+      `${rounds} round(s)${rounds > 1 ? ', medians' : ''}`,
+  );
+  console.log('');
+  console.log('| Express | route | variant | k instructions/request | vs untraced | what |');
+  console.log('|---|---|---|---:|---:|---|');
+  for (const express of expressVersions) {
+    for (const route of routes) {
+      const row = results[express][route];
+      const base = median(row.untraced);
+      for (const variant of variants) {
+        const value = median(row[variant]);
+        console.log(
+          `| ${express} | /${route} | ${variant} | ${(value / 1000).toFixed(1)} | ${(value / base).toFixed(3)}x | ${VARIANTS[variant].what} |`,
+        );
+      }
+    }
+  }
+}
+
+async function measure({ express, route, variant, tmp, zipkinSink, statsdSink, round }) {
+  await ask(zipkinSink.child, 'reset');
+  statsdSink.reset();
+  const tag = `${variant}.e${express}.${route}.r${round}`;
+  const outFile = path.join(tmp, `callgrind.${tag}`);
+  const env = {
+    ...process.env,
+    BENCH_VARIANT: variant,
+    ZIPKIN_URL: `http://127.0.0.1:${zipkinSink.port}/api/v2/spans`,
+    STATSD_PORT: String(statsdSink.port),
+    TOMOGRAPH_DIST: dist,
+    EXPRESS_MODULE: express === '4' ? 'express4' : 'express',
+    BENCH_KNEX: route === 'knex' ? '1' : '0',
+    BENCH_TRACER_OPTIONS: JSON.stringify({ scheduledDelayMs: delayMs, ...(tracerOptions ? JSON.parse(tracerOptions) : {}) }),
+    OTEL_BSP_SCHEDULE_DELAY: String(delayMs),
+    BENCH_ZIPKIN_JS_INTERVAL_MS: String(delayMs),
+  };
+  const child = spawn(
+    'valgrind',
+    [
+      '--tool=callgrind',
+      `--callgrind-out-file=${outFile}`,
+      '--dump-instr=no',
+      '--dump-line=no',
+      process.execPath,
+      '--single-threaded',
+      path.join(__dirname, VARIANTS[variant].file),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env },
+  );
+  let stderr = '';
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  try {
+    const port = await new Promise((resolve, reject) => {
+      let out = '';
+      child.once('error', reject);
+      child.once('exit', (code) => reject(new Error(`${variant} exited (${code}) before listening:\n${stderr.slice(-2000)}`)));
+      child.stdout.on('data', function onData(chunk) {
+        out += chunk;
+        if (!out.includes('\n')) return;
+        child.stdout.off('data', onData);
+        child.removeAllListeners('exit');
+        resolve(Number(out.trim()));
+      });
+    });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+    const url = `http://127.0.0.1:${port}/${route}`;
+    await drive(url, agent, warmup);
+    await control('-z', child.pid);
+    const before = new Set(fs.readdirSync(tmp));
+    await drive(url, agent, requests);
+    await control('-d', child.pid);
+    agent.destroy();
+    const dumps = fs.readdirSync(tmp).filter((f) => !before.has(f) && f.startsWith(path.basename(outFile)));
+    if (dumps.length !== 1) throw new Error(`expected one new callgrind dump for ${tag}, found ${dumps.join(', ') || 'none'}`);
+    const instructions = totalInstructions(path.join(tmp, dumps[0]));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    const stopped = await ask(child, 'stop');
+    await exited;
+    if (stopped.flushError) throw new Error(`${variant}: flush failed: ${stopped.flushError}`);
+    process.stderr.write(`  ${tag}: ${(instructions / requests / 1000).toFixed(1)} k instructions/request counted\n`);
+    // Under callgrind on a loaded machine a flush can outlast its deadline: the count above
+    // stands (it was dumped before), the shortfall is reported with the tracer's own counts.
+    let delivered;
+    try {
+      delivered = await checkDelivery(variant, zipkinSink, statsdSink, stopped.totalRequests);
+    } catch (error) {
+      delivered = `DELIVERY SHORT: ${error.message}; tracer stats ${JSON.stringify(stopped.stats)}`;
+    }
+    if (!keep) for (const f of fs.readdirSync(tmp)) if (f.startsWith(path.basename(outFile))) fs.rmSync(path.join(tmp, f));
+    return { perRequest: instructions / requests, delivered };
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+}
+
+/** Checks that a traced variant's spans all arrived; returns a short description. */
+async function checkDelivery(variant, zipkinSink, statsdSink, totalRequests) {
+  const { service, statsd } = VARIANTS[variant];
+  if (statsd) {
+    if (statsdSink.packets() === 0) throw new Error(`${variant}: the StatsD sink received nothing`);
+    return `statsd sink: ${statsdSink.packets()} packets for ${totalRequests} requests`;
+  }
+  if (service === undefined) return undefined;
+  const { counts, bad } = await ask(zipkinSink.child, 'counts');
+  if (bad > 0) throw new Error(`the sink rejected ${bad} posts during ${variant}`);
+  const spans = counts[service] ?? 0;
+  if (!(spans >= totalRequests)) throw new Error(`${variant}: the sink received ${spans} spans for ${totalRequests} requests`);
+  return `zipkin sink: ${spans} spans for ${totalRequests} requests`;
+}
+
+/** The instructions (event Ir) a callgrind dump counted: its `summary:` or `totals:` line. */
+function totalInstructions(file) {
+  const text = fs.readFileSync(file, 'utf8');
+  const match = /^(?:summary|totals):\s+(\d+)/m.exec(text);
+  if (!match) throw new Error(`no summary line in ${file}`);
+  return Number(match[1]);
+}
+
+/** `callgrind_control <flag> <pid>`; rejects if it fails. */
+function control(flag, pid) {
+  return new Promise((resolve, reject) => {
+    const child = spawn('callgrind_control', [flag, String(pid)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.stderr.on('data', (chunk) => (out += chunk));
+    child.once('error', reject);
+    child.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`callgrind_control ${flag} ${pid} failed (${code}): ${out}`))));
+  });
+}
+
+/** Sends `count` GET requests to `url`, `connections` at a time; every answer must be 200. */
+function drive(url, agent, count) {
+  let sent = 0;
+  let done = 0;
+  return new Promise((resolve, reject) => {
+    const next = () => {
+      if (sent >= count) return;
+      sent++;
+      http
+        .get(url, { agent }, (res) => {
+          if (res.statusCode !== 200) return reject(new Error(`${url} answered ${res.statusCode}`));
+          res.resume();
+          res.once('end', () => {
+            done++;
+            if (done === count) resolve();
+            else next();
+          });
+        })
+        .once('error', reject);
+    };
+    for (let i = 0; i < Math.min(connections, count); i++) next();
+  });
+}
+
+/** The Zipkin sink of bench/http.js, in its own process. */
+function startSink() {
+  const child = spawn(process.execPath, [path.join(__dirname, '_http-sink.js')], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.once('error', reject);
+    child.stdout.on('data', function onData(chunk) {
+      out += chunk;
+      if (!out.includes('\n')) return;
+      child.stdout.off('data', onData);
+      resolve({ child, port: Number(out.trim()) });
+    });
+  });
+}
+
+/** A UDP socket on 127.0.0.1 that counts the StatsD packets it receives. */
+function startUdpSink() {
+  const socket = dgram.createSocket('udp4');
+  let packets = 0;
+  socket.on('message', () => packets++);
+  return new Promise((resolve) => {
+    socket.bind(0, '127.0.0.1', () => {
+      resolve({ socket, port: socket.address().port, packets: () => packets, reset: () => (packets = 0) });
+    });
+  });
+}
+
+function ask(child, message) {
+  return new Promise((resolve) => {
+    child.once('message', resolve);
+    child.send(message);
+  });
+}
