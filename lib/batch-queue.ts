@@ -241,12 +241,17 @@ export class BatchQueue {
   }
 
   private schedule(): void {
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.cutBatches(true);
-    }, this.options.scheduledDelayMs);
+    // Made under the suppressed context: a timer keeps the async context it was made in, and the
+    // span that ended here may sit in a request's context (or under a span start() never stopped)
+    // that would otherwise stay reachable until the timer fires.
+    this.timer = this.runSuppressed(() => setTimeout(this.onScheduled, this.options.scheduledDelayMs));
     this.timer.unref();
   }
+
+  private readonly onScheduled = (): void => {
+    this.timer = undefined;
+    this.cutBatches(true);
+  };
 
   /** Moves buffered spans into batches for every lane: full batches only, or all of them. */
   private cutBatches(all: boolean): void {

@@ -315,7 +315,7 @@ describe('tomograph/bullmq and bullmq-otel read each other\'s job metadata', () 
     const producer = await spans.waitFor((s) => s.kind === 'PRODUCER');
     const carrier = JSON.parse(String(added[0].opts?.telemetry?.metadata)) as Record<string, string>;
     const context = propagator.extract(ROOT_CONTEXT, carrier, getter);
-    expect(otelTrace.getSpanContext(context)).toMatchObject({ traceId: producer.traceId, spanId: producer.id, traceFlags: 1 });
+    expect(otelTrace.getSpanContext(context)).toMatchObject({ traceId: producer.traceId, spanId: producer.id, traceFlags: 3 });
     expect(producer.tags['messaging.message.id']).toBe('7');
   });
 

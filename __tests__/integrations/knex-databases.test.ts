@@ -208,7 +208,7 @@ for (const name of ['postgresql', 'mysql'] as const) {
         const statement = `${expected.ownText} ${lineComment}`;
         const text = await t.tracer.trace('request', async () => expected.ownTextRow(await knex.raw(statement)));
         const raw = only(await t.spans(), 'raw');
-        expect(text).toBe(`${statement}\n/*traceparent='00-${raw.traceId}-${raw.id}-01'*/`);
+        expect(text).toBe(`${statement}\n/*traceparent='00-${raw.traceId}-${raw.id}-03'*/`);
       });
 
       it('comment: true: builders with bindings and transactions still run', async () => {
