@@ -9,9 +9,9 @@ import type { CollectedMetric } from '../lib/metrics/types';
 import { metricsByPath, renderStatsPage, STATS_PAGE_CSP } from './stats-page-html';
 import { filterTree, parseQuery, type StatsTree, type StatsValue, subtree } from './stats-page-query';
 import { defaultMetricsSource, type MetricsSource } from './stats-page-source';
+import { forbid, send, sendJson } from './page-responses';
 import { type Authorize, loopbackOnly } from './trace-page-access';
 import { JSON_CSP } from './trace-page-html';
-import { safeJson } from './trace-page-json';
 import { PAGE_TAG } from './trace-page-store';
 
 export type { MetricsSource } from './stats-page-source';
@@ -168,24 +168,5 @@ function prettyJson(value: unknown): string {
   return JSON.stringify(value, null, 2).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-function forbid(res: ServerResponse): void {
-  if (res.headersSent) return;
-  send(res, 403, 'text/plain; charset=utf-8', 'Forbidden\n', JSON_CSP);
-}
 
-function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  send(res, status, 'application/json; charset=utf-8', safeJson(value), JSON_CSP);
-}
 
-function send(res: ServerResponse, status: number, type: string, body: string, csp: string): void {
-  res.statusCode = status;
-  res.setHeader('Content-Type', type);
-  res.setHeader('Content-Length', Buffer.byteLength(body));
-  res.setHeader('Content-Security-Policy', csp);
-  res.setHeader('X-Content-Type-Options', 'nosniff');
-  res.setHeader('X-Frame-Options', 'DENY');
-  res.setHeader('Referrer-Policy', 'no-referrer');
-  res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
-  res.setHeader('Cache-Control', 'no-store');
-  res.end(body);
-}

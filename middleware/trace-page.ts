@@ -4,9 +4,10 @@ import { codes } from '../lib/codes';
 import { isThenable } from '../lib/thenable';
 import { invalidOption } from '../lib/options';
 import type { Tracer } from '../lib/tracer';
+import { forbid, send, sendJson } from './page-responses';
 import { type Authorize, loopbackOnly } from './trace-page-access';
 import { JSON_CSP, PAGE_CSP, renderPage } from './trace-page-html';
-import { safeJson, spanToJson } from './trace-page-json';
+import { spanToJson } from './trace-page-json';
 import { PAGE_TAG, RecentTracesExporter, type RecentTracesOptions } from './trace-page-store';
 
 export { RecentTracesExporter, PAGE_TAG, type RecentTracesOptions, type RecentTracesStats, type TraceSummary } from './trace-page-store';
@@ -200,26 +201,5 @@ function searchParams(req: IncomingMessage): URLSearchParams {
   return new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
 }
 
-function forbid(res: ServerResponse): void {
-  if (res.headersSent) return;
-  send(res, 403, 'text/plain; charset=utf-8', 'Forbidden\n', JSON_CSP);
-}
 
-function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  send(res, status, 'application/json; charset=utf-8', safeJson(value), JSON_CSP);
-}
 
-function send(res: ServerResponse, status: number, type: string, body: string, csp: string): void {
-  res.statusCode = status;
-  res.setHeader('Content-Type', type);
-  res.setHeader('Content-Length', Buffer.byteLength(body));
-  res.setHeader('Content-Security-Policy', csp);
-  res.setHeader('X-Content-Type-Options', 'nosniff');
-  res.setHeader('X-Frame-Options', 'DENY');
-  res.setHeader('Referrer-Policy', 'no-referrer');
-  res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
-  res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
-  res.setHeader('Cache-Control', 'no-store');
-  // Node leaves the body out on its own for HEAD requests.
-  res.end(body);
-}
