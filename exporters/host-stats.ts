@@ -3,6 +3,7 @@ import { errorMessage } from '../lib/diagnostics';
 import { invalidOption } from '../lib/options';
 import { checkCollectOptions, type CollectHostStatsOptions, collectHostStats, type HostStats } from './host-stats-collect';
 import { hostPrometheusText } from './host-stats-prometheus';
+import { PROMETHEUS_CONTENT_TYPE } from './prometheus-text';
 
 export { exposeStats, type ExposeStatsOptions, type StatsExposure } from './host-stats-expose';
 export { collectHostStats, type CollectHostStatsOptions, type HostStats, type SkippedProcess } from './host-stats-collect';
@@ -64,7 +65,7 @@ export function hostStatsHandler(options: HostStatsHandlerOptions = {}): (req: I
     const chosen = chooseFormat(req, format ?? 'json');
     collectOnce().then((stats) => {
       if (chosen === 'prometheus') {
-        send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', hostPrometheusText(stats.metrics, stats.processes));
+        send(res, 200, PROMETHEUS_CONTENT_TYPE, hostPrometheusText(stats.metrics, stats.processes));
       } else {
         send(res, 200, 'application/json; charset=utf-8', JSON.stringify(hostStatsJson(stats)));
       }
