@@ -4,35 +4,10 @@ import { configure, shutdown } from '../../lib';
 import { MetricsRegistry } from '../../lib/metrics';
 import type { HistogramUpdate, MetricsUpdate } from '../../lib/metrics/types';
 import type { DiagnosticEvent } from '../../lib/types';
-import { StatsdDaemon } from '../helpers/statsd-daemon';
+import { useStatsdDaemons } from '../helpers/statsd-daemon';
 
-let daemon: StatsdDaemon;
-let tcpDaemon: StatsdDaemon;
-const exporters: StatsdExporter[] = [];
-let prefixCounter = 0;
-
-beforeAll(async () => {
-  [daemon, tcpDaemon] = await Promise.all([StatsdDaemon.start(), StatsdDaemon.start({ protocol: 'tcp' })]);
-});
-
-afterEach(async () => {
-  await Promise.all(exporters.splice(0).map((exporter) => exporter.shutdown()));
-});
-
-afterAll(async () => {
-  await Promise.all([daemon?.close(), tcpDaemon?.close()]);
-});
-
-/** A prefix no other test uses, so each test reads only its own metrics from the shared daemon. */
-function uniquePrefix(): string {
-  return `m${++prefixCounter}_${process.pid}`;
-}
-
-function makeExporter(options: StatsdExporterOptions): StatsdExporter {
-  const exporter = new StatsdExporter({ service: 'shop', port: daemon.port, ...options });
-  exporters.push(exporter);
-  return exporter;
-}
+const statsd = useStatsdDaemons('m', (udp) => ({ service: 'shop', port: udp.port }));
+const { uniquePrefix, makeExporter } = statsd;
 
 function update(partial: Partial<MetricsUpdate>): MetricsUpdate {
   return { timestampMs: Date.now(), counters: [], gauges: [], meters: [], histograms: [], ...partial };
@@ -55,9 +30,9 @@ describe('StatsdExporter.exportMetrics against the real StatsD daemon', () => {
       }));
     }
     await exporter.flush();
-    expect(await daemon.counter(`${prefix}.shop.web.requests`, expected)).toBe(5050);
-    expect(await daemon.counter(`${prefix}.shop.jobs.consumed`, 200)).toBe(200);
-    expect(daemon.linesFor(`${prefix}.shop.web.requests:`).slice(0, 2)).toEqual([
+    expect(await statsd.udp.counter(`${prefix}.shop.web.requests`, expected)).toBe(5050);
+    expect(await statsd.udp.counter(`${prefix}.shop.jobs.consumed`, 200)).toBe(200);
+    expect(statsd.udp.linesFor(`${prefix}.shop.web.requests:`).slice(0, 2)).toEqual([
       `${prefix}.shop.web.requests:1|c`,
       `${prefix}.shop.web.requests:2|c`,
     ]);
@@ -73,8 +48,8 @@ describe('StatsdExporter.exportMetrics against the real StatsD daemon', () => {
       ],
     }));
     await exporter.flush();
-    expect(await daemon.counter(`${prefix}.my_shop.web.requests.GET_users_id.200`, 3)).toBe(3);
-    expect(await daemon.counter(`${prefix}.my_shop.web.requests.GET_users_id.500`, 1)).toBe(1);
+    expect(await statsd.udp.counter(`${prefix}.my_shop.web.requests.GET_users_id.200`, 3)).toBe(3);
+    expect(await statsd.udp.counter(`${prefix}.my_shop.web.requests.GET_users_id.500`, 1)).toBe(1);
   });
 
   test('with tags: true, labels become DogStatsD tags on the same names', async () => {
@@ -85,9 +60,9 @@ describe('StatsdExporter.exportMetrics against the real StatsD daemon', () => {
       histograms: [{ ...histogram('web.latency', [12, 30], 2, 'ms'), labels: [['route', 'GET /users/:id']] }],
     }));
     await exporter.flush();
-    expect(await daemon.counter(`${prefix}.shop.web.requests;route=GET_users_id;status=200`, 5)).toBe(5);
-    expect(await daemon.timer(`${prefix}.shop.web.latency;route=GET_users_id`, 2)).toMatchObject({ count: 2, sum: 42, upper: 30 });
-    expect(daemon.linesFor(`${prefix}.shop.web.latency`)).toEqual([
+    expect(await statsd.udp.counter(`${prefix}.shop.web.requests;route=GET_users_id;status=200`, 5)).toBe(5);
+    expect(await statsd.udp.timer(`${prefix}.shop.web.latency;route=GET_users_id`, 2)).toMatchObject({ count: 2, sum: 42, upper: 30 });
+    expect(statsd.udp.linesFor(`${prefix}.shop.web.latency`)).toEqual([
       `${prefix}.shop.web.latency:12|ms|#route:GET_users_id`,
       `${prefix}.shop.web.latency:30|ms|#route:GET_users_id`,
     ]);
@@ -99,9 +74,9 @@ describe('StatsdExporter.exportMetrics against the real StatsD daemon', () => {
     exporter.exportMetrics(update({ gauges: [{ name: 'queue.depth', labels: [], value: 5 }, { name: 'temp', labels: [], value: -3.5 }] }));
     exporter.exportMetrics(update({ gauges: [{ name: 'queue.depth', labels: [], value: 2 }, { name: 'temp', labels: [], value: -1 }] }));
     await exporter.flush();
-    await daemon.until('4 gauge lines', () => daemon.linesFor(`${prefix}.shop.temp:`).length === 4);
-    expect(daemon.linesFor(`${prefix}.shop.queue.depth:`)).toEqual([`${prefix}.shop.queue.depth:5|g`, `${prefix}.shop.queue.depth:2|g`]);
-    expect(daemon.linesFor(`${prefix}.shop.temp:`)).toEqual([
+    await statsd.udp.until('4 gauge lines', () => statsd.udp.linesFor(`${prefix}.shop.temp:`).length === 4);
+    expect(statsd.udp.linesFor(`${prefix}.shop.queue.depth:`)).toEqual([`${prefix}.shop.queue.depth:5|g`, `${prefix}.shop.queue.depth:2|g`]);
+    expect(statsd.udp.linesFor(`${prefix}.shop.temp:`)).toEqual([
       `${prefix}.shop.temp:0|g`, `${prefix}.shop.temp:-3.5|g`, `${prefix}.shop.temp:0|g`, `${prefix}.shop.temp:-1|g`,
     ]);
   });
@@ -118,11 +93,11 @@ describe('StatsdExporter.exportMetrics against the real StatsD daemon', () => {
       ],
     }));
     await exporter.flush();
-    expect(await daemon.timer(`${prefix}.shop.db.query`, 3)).toMatchObject({ count: 3, sum: 6, lower: 1, upper: 3 });
-    const latency = await daemon.timer(`${prefix}.shop.web.latency`, 1000);
+    expect(await statsd.udp.timer(`${prefix}.shop.db.query`, 3)).toMatchObject({ count: 3, sum: 6, lower: 1, upper: 3 });
+    const latency = await statsd.udp.timer(`${prefix}.shop.web.latency`, 1000);
     expect(latency.count).toBeCloseTo(1000, 6);
-    expect(daemon.linesFor(`${prefix}.shop.web.latency:`)[0]).toBe(`${prefix}.shop.web.latency:1|ms|@0.1`);
-    expect(daemon.linesFor(`${prefix}.shop.payload.bytes:`)).toEqual([`${prefix}.shop.payload.bytes:512|h`, `${prefix}.shop.payload.bytes:2048|h`]);
+    expect(statsd.udp.linesFor(`${prefix}.shop.web.latency:`)[0]).toBe(`${prefix}.shop.web.latency:1|ms|@0.1`);
+    expect(statsd.udp.linesFor(`${prefix}.shop.payload.bytes:`)).toEqual([`${prefix}.shop.payload.bytes:512|h`, `${prefix}.shop.payload.bytes:2048|h`]);
   });
 
   test('over maxValuesPerUpdate, each histogram sends a share with a sample rate; the daemon still counts every value', async () => {
@@ -134,36 +109,36 @@ describe('StatsdExporter.exportMetrics against the real StatsD daemon', () => {
       histograms: [histogram('a', values(300, 10), 300, 'ms'), histogram('b', values(100, 20), 700, 'ms'), histogram('c', [5], 1, 'ms')],
     }));
     await exporter.flush();
-    const a = await daemon.timer(`${prefix}.shop.a`, 299);
-    const b = await daemon.timer(`${prefix}.shop.b`, 699);
-    const c = await daemon.timer(`${prefix}.shop.c`, 1);
+    const a = await statsd.udp.timer(`${prefix}.shop.a`, 299);
+    const b = await statsd.udp.timer(`${prefix}.shop.b`, 699);
+    const c = await statsd.udp.timer(`${prefix}.shop.c`, 1);
     expect([a.count, b.count, c.count].map((n) => Math.round(n * 1e6) / 1e6)).toEqual([300, 700, 1]);
-    const lines = daemon.linesFor(`${prefix}.shop.`);
+    const lines = statsd.udp.linesFor(`${prefix}.shop.`);
     // Counters are never sampled; histogram lines stay within the bound.
     expect(lines.filter((line) => line.endsWith('|c'))).toEqual([`${prefix}.shop.hits:7|c`]);
     expect(lines.filter((line) => line.includes('|ms')).length).toBeLessThanOrEqual(50);
-    expect(await daemon.counter(`${prefix}.shop.hits`, 7)).toBe(7);
+    expect(await statsd.udp.counter(`${prefix}.shop.hits`, 7)).toBe(7);
   });
 
   test('TCP: the same lines over a stream', async () => {
     const prefix = uniquePrefix();
-    const exporter = makeExporter({ prefix, port: tcpDaemon.port, protocol: 'tcp' });
+    const exporter = makeExporter({ prefix, port: statsd.tcp.port, protocol: 'tcp' });
     exporter.exportMetrics(update({ counters: [{ name: 'web.requests', labels: [], delta: 42 }] }));
     await exporter.flush();
-    expect(await tcpDaemon.counter(`${prefix}.shop.web.requests`, 42)).toBe(42);
+    expect(await statsd.tcp.counter(`${prefix}.shop.web.requests`, 42)).toBe(42);
   });
 });
 
 describe('options and faults', () => {
   test('the service defaults to the default tracer\'s serviceName, read at each update', async () => {
     const prefix = uniquePrefix();
-    const exporter = new StatsdExporter({ port: daemon.port, prefix });
-    exporters.push(exporter);
+    // No `service`: the kit's default names one.
+    const exporter = makeExporter({ service: undefined, prefix });
     configure({ serviceName: 'billing', exporters: [] });
     try {
       exporter.exportMetrics(update({ counters: [{ name: 'invoices', labels: [], delta: 1 }] }));
       await exporter.flush();
-      expect(await daemon.counter(`${prefix}.billing.invoices`, 1)).toBe(1);
+      expect(await statsd.udp.counter(`${prefix}.billing.invoices`, 1)).toBe(1);
     } finally {
       await shutdown();
     }
@@ -190,9 +165,9 @@ describe('options and faults', () => {
     }))).not.toThrow();
     expect(() => exporter.exportMetrics({} as MetricsUpdate)).not.toThrow();
     await exporter.flush();
-    expect(await daemon.counter(`${prefix}.shop.ok`, 1)).toBe(1);
-    await daemon.timer(`${prefix}.shop.h`, 1);
-    expect(daemon.linesFor(`${prefix}.shop.`).sort()).toEqual([`${prefix}.shop.h:4|ms`, `${prefix}.shop.ok:1|c`]);
+    expect(await statsd.udp.counter(`${prefix}.shop.ok`, 1)).toBe(1);
+    await statsd.udp.timer(`${prefix}.shop.h`, 1);
+    expect(statsd.udp.linesFor(`${prefix}.shop.`).sort()).toEqual([`${prefix}.shop.h:4|ms`, `${prefix}.shop.ok:1|c`]);
     await exporter.shutdown();
     exporter.exportMetrics(update({ counters: [{ name: 'late', labels: [], delta: 1 }] }));
     expect(events).toEqual([]);
@@ -233,16 +208,16 @@ describe('through a real registry (configureMetrics)', () => {
       for (let i = 0; i < 500; i++) ok.inc();
       await registry.flush();
 
-      expect(await daemon.counter(`${prefix}.shop.web.requests.200`, 1500)).toBe(1500);
-      const timer = await daemon.timer(`${prefix}.shop.web.latency`, 1000);
+      expect(await statsd.udp.counter(`${prefix}.shop.web.requests.200`, 1500)).toBe(1500);
+      const timer = await statsd.udp.timer(`${prefix}.shop.web.latency`, 1000);
       expect(Math.round(timer.count)).toBe(1000);
       expect(timer).toMatchObject({ lower: 1, upper: 50 });
-      expect(await daemon.counter(`${prefix}.shop.jobs.done`, 3)).toBe(3);
-      expect(await daemon.counter(`${prefix}.shop.alerts`, 2)).toBe(2);
-      expect(daemon.linesFor(`${prefix}.shop.queue.depth:`)[0]).toBe(`${prefix}.shop.queue.depth:4|g`);
+      expect(await statsd.udp.counter(`${prefix}.shop.jobs.done`, 3)).toBe(3);
+      expect(await statsd.udp.counter(`${prefix}.shop.alerts`, 2)).toBe(2);
+      expect(statsd.udp.linesFor(`${prefix}.shop.queue.depth:`)[0]).toBe(`${prefix}.shop.queue.depth:4|g`);
       // The 'warn' exporter got the error-level counter only.
-      expect(await daemon.counter(`${prefix}_warn.shop.alerts`, 2)).toBe(2);
-      expect(new Set(daemon.linesFor(`${prefix}_warn.`).map((line) => line.slice(0, line.indexOf(':'))))).toEqual(
+      expect(await statsd.udp.counter(`${prefix}_warn.shop.alerts`, 2)).toBe(2);
+      expect(new Set(statsd.udp.linesFor(`${prefix}_warn.`).map((line) => line.slice(0, line.indexOf(':'))))).toEqual(
         new Set([`${prefix}_warn.shop.alerts`]),
       );
     } finally {

@@ -6,38 +6,13 @@ import { StatsdExporter, type StatsdExporterOptions } from '../../exporters/stat
 import { sanitizeSegment } from '../../exporters/statsd-names';
 import { ManualClock, Tracer } from '../../lib';
 import type { DiagnosticEvent } from '../../lib/types';
-import { StatsdDaemon } from '../helpers/statsd-daemon';
+import { useStatsdDaemons } from '../helpers/statsd-daemon';
 
 const HOST = 'test-host.example';
 const HOST_SEGMENT = 'test-host_example';
 
-let daemon: StatsdDaemon;
-let tcpDaemon: StatsdDaemon;
-const exporters: StatsdExporter[] = [];
-let prefixCounter = 0;
-
-beforeAll(async () => {
-  [daemon, tcpDaemon] = await Promise.all([StatsdDaemon.start(), StatsdDaemon.start({ protocol: 'tcp' })]);
-});
-
-afterEach(async () => {
-  await Promise.all(exporters.splice(0).map((exporter) => exporter.shutdown()));
-});
-
-afterAll(async () => {
-  await Promise.all([daemon?.close(), tcpDaemon?.close()]);
-});
-
-/** A prefix no other test uses, so each test reads only its own metrics from the shared daemon. */
-function uniquePrefix(): string {
-  return `t${++prefixCounter}_${process.pid}`;
-}
-
-function makeExporter(options: StatsdExporterOptions): StatsdExporter {
-  const exporter = new StatsdExporter({ hostname: HOST, ...options });
-  exporters.push(exporter);
-  return exporter;
-}
+const statsd = useStatsdDaemons('t', () => ({ hostname: HOST }));
+const { uniquePrefix, makeExporter } = statsd;
 
 /** A tracer on a manual clock, exporting at once, so durations are exact. */
 function makeTracer(exporter: StatsdExporter, serviceName = 'shop'): { tracer: Tracer; clock: ManualClock } {
@@ -88,7 +63,7 @@ function diagnosticsSink() {
 describe('StatsdExporter: hierarchical names against the real StatsD daemon', () => {
   test('timers per span (ok/error) and counters per note form carpy\'s tree, with mean, upper and count', async () => {
     const prefix = uniquePrefix();
-    const exporter = makeExporter({ port: daemon.port, prefix });
+    const exporter = makeExporter({ port: statsd.udp.port, prefix });
     const { tracer, clock } = makeTracer(exporter);
 
     request(tracer, clock, 30, 10, false);
@@ -97,22 +72,22 @@ describe('StatsdExporter: hierarchical names against the real StatsD daemon', ()
     await tracer.flush();
 
     const root = `${prefix}.shop.${HOST_SEGMENT}.GET_users_id`;
-    const rootOk = await daemon.timer(`${root}.ok`, 3);
+    const rootOk = await statsd.udp.timer(`${root}.ok`, 3);
     expect(rootOk).toMatchObject({ count: 3, upper: 70, lower: 30, mean: 50 });
 
-    const childOk = await daemon.timer(`${root}.children.load_user.ok`, 2);
+    const childOk = await statsd.udp.timer(`${root}.children.load_user.ok`, 2);
     expect(childOk).toMatchObject({ count: 2, upper: 12, lower: 10, mean: 11 });
-    const childError = await daemon.timer(`${root}.children.load_user.error`, 1);
+    const childError = await statsd.udp.timer(`${root}.children.load_user.error`, 1);
     expect(childError).toMatchObject({ count: 1, upper: 20, mean: 20 });
 
-    const grandchild = await daemon.timer(`${root}.children.load_user.children.select.ok`, 3);
+    const grandchild = await statsd.udp.timer(`${root}.children.load_user.children.select.ok`, 3);
     expect(grandchild).toMatchObject({ count: 3, upper: 2, mean: 2 });
 
-    expect(await daemon.counter(`${root}.children.load_user.notes.cache_miss`, 3)).toBe(3);
-    expect(await daemon.counter(`${root}.children.load_user.notes.error`, 1)).toBe(1);
+    expect(await statsd.udp.counter(`${root}.children.load_user.notes.cache_miss`, 3)).toBe(3);
+    expect(await statsd.udp.counter(`${root}.children.load_user.notes.error`, 1)).toBe(1);
 
     // Nothing else under this prefix: no `.error` for the root, no stray names.
-    const names = new Set(daemon.linesFor(prefix).map((line) => line.slice(0, line.indexOf(':'))));
+    const names = new Set(statsd.udp.linesFor(prefix).map((line) => line.slice(0, line.indexOf(':'))));
     expect([...names].sort()).toEqual([
       `${root}.children.load_user.children.select.ok`,
       `${root}.children.load_user.error`,
@@ -122,15 +97,15 @@ describe('StatsdExporter: hierarchical names against the real StatsD daemon', ()
       `${root}.ok`,
     ]);
     // The wire format: a timer in milliseconds, a counter of 1.
-    expect(daemon.linesFor(`${root}.ok:`)).toEqual([`${root}.ok:30|ms`, `${root}.ok:50|ms`, `${root}.ok:70|ms`]);
-    expect(daemon.linesFor(`${root}.children.load_user.notes.error:`)).toEqual([
+    expect(statsd.udp.linesFor(`${root}.ok:`)).toEqual([`${root}.ok:30|ms`, `${root}.ok:50|ms`, `${root}.ok:70|ms`]);
+    expect(statsd.udp.linesFor(`${root}.children.load_user.notes.error:`)).toEqual([
       `${root}.children.load_user.notes.error:1|c`,
     ]);
   });
 
   test('fractional milliseconds, the local root of a continued trace, and a span renamed before it ends', async () => {
     const prefix = uniquePrefix();
-    const exporter = makeExporter({ port: daemon.port, prefix });
+    const exporter = makeExporter({ port: statsd.udp.port, prefix });
     const { tracer, clock } = makeTracer(exporter, 'billing svc');
 
     // A trace continued from another process: the local root has a remote parent.
@@ -142,18 +117,17 @@ describe('StatsdExporter: hierarchical names against the real StatsD daemon', ()
     await tracer.flush();
 
     const root = `${prefix}.billing_svc.${HOST_SEGMENT}.consume_invoice_created`;
-    expect(await daemon.timer(`${root}.ok`)).toMatchObject({ count: 1, upper: 1.235 });
-    expect(await daemon.timer(`${root}.children.render_pdf.ok`)).toMatchObject({ count: 1, upper: 1.234 });
+    expect(await statsd.udp.timer(`${root}.ok`)).toMatchObject({ count: 1, upper: 1.235 });
+    expect(await statsd.udp.timer(`${root}.children.render_pdf.ok`)).toMatchObject({ count: 1, upper: 1.234 });
   });
 
   test('the host segment defaults to os.hostname(), and the prefix defaults to tomograph', async () => {
-    const exporter = new StatsdExporter({ port: daemon.port });
-    exporters.push(exporter);
+    const exporter = makeExporter({ port: statsd.udp.port, hostname: undefined });
     const service = uniquePrefix();
     const { tracer, clock } = makeTracer(exporter, service);
     tracer.trace('tick', () => clock.advance(5000));
     await tracer.flush();
-    expect(await daemon.timer(`tomograph.${service}.${sanitizeSegment(hostname())}.tick.ok`)).toMatchObject({
+    expect(await statsd.udp.timer(`tomograph.${service}.${sanitizeSegment(hostname())}.tick.ok`)).toMatchObject({
       count: 1,
       mean: 5,
     });
@@ -162,7 +136,7 @@ describe('StatsdExporter: hierarchical names against the real StatsD daemon', ()
   test('TOMOGRAPH_STATSD_HOST and TOMOGRAPH_STATSD_PORT are the defaults of host and port', async () => {
     const saved = { host: process.env.TOMOGRAPH_STATSD_HOST, port: process.env.TOMOGRAPH_STATSD_PORT };
     process.env.TOMOGRAPH_STATSD_HOST = '127.0.0.1';
-    process.env.TOMOGRAPH_STATSD_PORT = String(daemon.port);
+    process.env.TOMOGRAPH_STATSD_PORT = String(statsd.udp.port);
     const prefix = uniquePrefix();
     let exporter: StatsdExporter;
     try {
@@ -176,21 +150,21 @@ describe('StatsdExporter: hierarchical names against the real StatsD daemon', ()
     const { tracer, clock } = makeTracer(exporter);
     tracer.trace('from env', () => clock.advance(1000));
     await tracer.flush();
-    expect(await daemon.timer(`${prefix}.shop.${HOST_SEGMENT}.from_env.ok`)).toMatchObject({ count: 1 });
+    expect(await statsd.udp.timer(`${prefix}.shop.${HOST_SEGMENT}.from_env.ok`)).toMatchObject({ count: 1 });
   });
 
   test('many spans in one export share packets (maxBufferSize) and all arrive', async () => {
     const prefix = uniquePrefix();
-    const exporter = makeExporter({ port: daemon.port, prefix });
+    const exporter = makeExporter({ port: statsd.udp.port, prefix });
     const { tracer, clock } = makeTracer(exporter);
-    const packetsBefore = daemon.counters.get('statsd.packets_received') ?? 0;
+    const packetsBefore = statsd.udp.counters.get('statsd.packets_received') ?? 0;
     for (let i = 0; i < 200; i++) tracer.trace('batch item', () => clock.advance(1000));
     await tracer.flush();
-    const timer = await daemon.timer(`${prefix}.shop.${HOST_SEGMENT}.batch_item.ok`, 200);
+    const timer = await statsd.udp.timer(`${prefix}.shop.${HOST_SEGMENT}.batch_item.ok`, 200);
     expect(timer.count).toBe(200);
     // The flush that completed the timer also counted its packets (tests in a file run one at a
     // time). 200 lines of ~50 bytes in 1432-byte packets: a handful of packets, not 200.
-    const packets = (daemon.counters.get('statsd.packets_received') ?? 0) - packetsBefore;
+    const packets = (statsd.udp.counters.get('statsd.packets_received') ?? 0) - packetsBefore;
     expect(packets).toBeGreaterThan(0);
     expect(packets).toBeLessThan(20);
   });
@@ -199,19 +173,19 @@ describe('StatsdExporter: hierarchical names against the real StatsD daemon', ()
 describe('StatsdExporter: tags: true', () => {
   test('timer <prefix>.span and counter <prefix>.note with service, span, status and note tags', async () => {
     const prefix = uniquePrefix();
-    const exporter = makeExporter({ port: daemon.port, prefix, tags: true, globalTags: { env: 'test' } });
+    const exporter = makeExporter({ port: statsd.udp.port, prefix, tags: true, globalTags: { env: 'test' } });
     const { tracer, clock } = makeTracer(exporter);
     request(tracer, clock, 30, 10, false);
     request(tracer, clock, 50, 20, true);
     await tracer.flush();
 
     const rootOk = `${prefix}.span;env=test;service=shop;span=GET_users_id;status=ok`;
-    expect(await daemon.timer(rootOk, 2)).toMatchObject({ count: 2, mean: 40, upper: 50 });
+    expect(await statsd.udp.timer(rootOk, 2)).toMatchObject({ count: 2, mean: 40, upper: 50 });
     const childError = `${prefix}.span;env=test;service=shop;span=load_user;status=error`;
-    expect(await daemon.timer(childError, 1)).toMatchObject({ count: 1, mean: 20 });
+    expect(await statsd.udp.timer(childError, 1)).toMatchObject({ count: 1, mean: 20 });
     const missKey = `${prefix}.note;env=test;service=shop;span=load_user;note=cache_miss`;
-    expect(await daemon.counter(missKey, 2)).toBe(2);
-    expect(daemon.linesFor(`${prefix}.span:30|ms`)).toEqual([
+    expect(await statsd.udp.counter(missKey, 2)).toBe(2);
+    expect(statsd.udp.linesFor(`${prefix}.span:30|ms`)).toEqual([
       `${prefix}.span:30|ms|#env:test,service:shop,span:GET_users_id,status:ok`,
     ]);
   });
@@ -220,27 +194,27 @@ describe('StatsdExporter: tags: true', () => {
 describe('StatsdExporter: TCP', () => {
   test('delivers over TCP to the daemon\'s TCP server', async () => {
     const prefix = uniquePrefix();
-    const exporter = makeExporter({ protocol: 'tcp', port: tcpDaemon.port, prefix });
+    const exporter = makeExporter({ protocol: 'tcp', port: statsd.tcp.port, prefix });
     const { tracer, clock } = makeTracer(exporter);
     request(tracer, clock, 30, 10, false);
     await tracer.flush();
-    expect(await tcpDaemon.timer(`${prefix}.shop.${HOST_SEGMENT}.GET_users_id.ok`)).toMatchObject({ count: 1, mean: 30 });
-    expect(await tcpDaemon.counter(`${prefix}.shop.${HOST_SEGMENT}.GET_users_id.children.load_user.notes.cache_miss`)).toBe(1);
+    expect(await statsd.tcp.timer(`${prefix}.shop.${HOST_SEGMENT}.GET_users_id.ok`)).toMatchObject({ count: 1, mean: 30 });
+    expect(await statsd.tcp.counter(`${prefix}.shop.${HOST_SEGMENT}.GET_users_id.children.load_user.notes.cache_miss`)).toBe(1);
   });
 });
 
 describe('StatsdExporter: your own hot-shots client', () => {
   test('uses it, flushes it on shutdown, and leaves it open', async () => {
-    const client = new StatsD({ host: '127.0.0.1', port: daemon.port, errorHandler: () => undefined });
+    const client = new StatsD({ host: '127.0.0.1', port: statsd.udp.port, errorHandler: () => undefined });
     try {
       const prefix = uniquePrefix();
       const exporter = makeExporter({ client, prefix });
       const { tracer, clock } = makeTracer(exporter);
       tracer.trace('own client', () => clock.advance(3000));
       await tracer.shutdown();
-      expect(await daemon.timer(`${prefix}.shop.${HOST_SEGMENT}.own_client.ok`)).toMatchObject({ count: 1, mean: 3 });
+      expect(await statsd.udp.timer(`${prefix}.shop.${HOST_SEGMENT}.own_client.ok`)).toMatchObject({ count: 1, mean: 3 });
       client.increment(`${prefix}.still_open`);
-      expect(await daemon.counter(`${prefix}.still_open`)).toBe(1);
+      expect(await statsd.udp.counter(`${prefix}.still_open`)).toBe(1);
     } finally {
       await new Promise((resolve) => client.close(resolve));
     }

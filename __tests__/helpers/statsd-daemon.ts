@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { StatsdExporter, type StatsdExporterOptions } from '../../exporters/statsd';
 
 /** A timer as the daemon computed it (`timer_data`), merged over every flush so far. */
 export interface TimerSummary {
@@ -295,4 +296,58 @@ export async function freeTcpPort(): Promise<number> {
   const { port } = server.address() as net.AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/** What `useStatsdDaemons` gives a test file. */
+export interface StatsdTestKit {
+  /** The file's UDP daemon (started before the first test). */
+  readonly udp: StatsdDaemon;
+  /** The file's TCP daemon. */
+  readonly tcp: StatsdDaemon;
+  /** A metric prefix no other test uses, so each test reads only its own metrics. */
+  uniquePrefix(): string;
+  /** A `StatsdExporter` over the file's defaults, shut down after the test. */
+  makeExporter(options: StatsdExporterOptions): StatsdExporter;
+}
+
+/**
+ * The shared setup of the StatsD exporter tests: one UDP and one TCP daemon for the file,
+ * exporters shut down after each test, and unique prefixes (`<letter><n>_<pid>`). `defaults`
+ * gives every exporter's options (it may name the UDP daemon's port); a test's own win.
+ */
+export function useStatsdDaemons(
+  prefixLetter: string,
+  defaults: (udp: StatsdDaemon) => StatsdExporterOptions,
+): StatsdTestKit {
+  let udp: StatsdDaemon | undefined;
+  let tcp: StatsdDaemon | undefined;
+  const exporters: StatsdExporter[] = [];
+  let prefixCounter = 0;
+  beforeAll(async () => {
+    [udp, tcp] = await Promise.all([StatsdDaemon.start(), StatsdDaemon.start({ protocol: 'tcp' })]);
+  });
+  afterEach(async () => {
+    await Promise.all(exporters.splice(0).map((exporter) => exporter.shutdown()));
+  });
+  afterAll(async () => {
+    await Promise.all([udp?.close(), tcp?.close()]);
+  });
+  const started = (daemon: StatsdDaemon | undefined): StatsdDaemon => {
+    if (!daemon) throw new Error('the StatsD daemons start in beforeAll');
+    return daemon;
+  };
+  return {
+    get udp() {
+      return started(udp);
+    },
+    get tcp() {
+      return started(tcp);
+    },
+    uniquePrefix: () => `${prefixLetter}${++prefixCounter}_${process.pid}`,
+    makeExporter(options) {
+      const exporter = new StatsdExporter({ ...defaults(started(udp)), ...options });
+      exporters.push(exporter);
+      return exporter;
+    },
+  };
 }
