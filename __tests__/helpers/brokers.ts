@@ -5,9 +5,9 @@
  * TCP proxy on loopback that a test can cut, so "the broker went away" never stops the broker the
  * other test files (and engineers) share.
  */
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
+import { describeIfService, isServiceReachable } from './service-reachable';
 
 /** The brokers the tests know, and where they listen. */
 export const brokers = {
@@ -22,31 +22,14 @@ export function amqpUrl(port: number = brokers.rabbitmq.port): string {
   return `amqp://guest:guest@127.0.0.1:${port}`;
 }
 
-const reachability = new Map<BrokerName, boolean>();
-
 /** Whether the broker accepts a TCP connection within a second (checked synchronously, once). */
 export function isBrokerReachable(name: BrokerName): boolean {
-  let known = reachability.get(name);
-  if (known === undefined) {
-    const { host, port } = brokers[name];
-    const probe =
-      `const s=require('net').connect(${port},${JSON.stringify(host)});` +
-      `s.setTimeout(1000,()=>process.exit(1));s.on('connect',()=>process.exit(0));s.on('error',()=>process.exit(1));`;
-    known = spawnSync(process.execPath, ['-e', probe], { timeout: 5000 }).status === 0;
-    reachability.set(name, known);
-  }
-  return known;
+  return isServiceReachable(brokers[name]);
 }
 
 /** `describe` for a suite that needs the broker: skipped with a message when it is absent, unless `CI=true`. */
 export function describeBroker(name: BrokerName, title: string, fn: () => void): void {
-  if (isBrokerReachable(name) || process.env.CI === 'true') {
-    describe(`${title} [${name}]`, fn);
-    return;
-  }
-  const { host, port } = brokers[name];
-  console.log(`Skipping "${title}": no ${name} at ${host}:${port} (set CI=true to fail instead)`);
-  describe.skip(`${title} [${name}]`, fn);
+  describeIfService(name, brokers[name], isBrokerReachable(name), title, fn);
 }
 
 /** A name for a queue, exchange or key prefix that no other process or run uses. */

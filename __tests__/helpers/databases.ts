@@ -3,10 +3,10 @@
  * a test file loads, that the server is reachable. An unreachable PostgreSQL or MySQL skips its
  * suites with a console message, unless `CI=true`: then the suites run, and fail.
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { describeIfService, isServiceReachable } from './service-reachable';
 
 /** The databases the tests know. */
 export type DatabaseName = 'sqlite' | 'postgresql' | 'mysql';
@@ -49,24 +49,9 @@ process.once('exit', () => {
   for (const dir of tempFiles) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const reachability = new Map<DatabaseName, boolean>();
-
-/**
- * Whether the server answers a TCP connection within a second. Checked in a child process so
- * that it can be synchronous: `describe` blocks must be declared when the file loads.
- */
+/** Whether the database's server answers a TCP connection within a second (SQLite: always). */
 export function isReachable(name: DatabaseName): boolean {
-  if (name === 'sqlite') return true;
-  let known = reachability.get(name);
-  if (known === undefined) {
-    const { host, port } = servers[name];
-    const probe =
-      `const s=require('net').connect(${port},${JSON.stringify(host)});` +
-      `s.setTimeout(1000,()=>process.exit(1));s.on('connect',()=>process.exit(0));s.on('error',()=>process.exit(1));`;
-    known = spawnSync(process.execPath, ['-e', probe], { timeout: 5000 }).status === 0;
-    reachability.set(name, known);
-  }
-  return known;
+  return name === 'sqlite' || isServiceReachable(servers[name]);
 }
 
 /**
@@ -74,13 +59,11 @@ export function isReachable(name: DatabaseName): boolean {
  * reachable, except under `CI=true`, where it runs (and fails) so a missing database is never silent.
  */
 export function describeDatabase(name: DatabaseName, title: string, fn: () => void): void {
-  if (isReachable(name) || process.env.CI === 'true') {
+  if (name === 'sqlite') {
     describe(`${title} [${name}]`, fn);
     return;
   }
-  const { host, port } = servers[name as Exclude<DatabaseName, 'sqlite'>];
-  console.log(`Skipping "${title}" on ${name}: no server at ${host}:${port} (set CI=true to fail instead)`);
-  describe.skip(`${title} [${name}]`, fn);
+  describeIfService(name, servers[name], isReachable(name), title, fn);
 }
 
 /** The databases to run a suite on, each with `describeDatabase`. */
