@@ -16,6 +16,26 @@ export interface Browser {
   close(): Promise<void>;
 }
 
+/** What a page did that a test of it expects never to happen. */
+export interface PageProblems {
+  /** Every alert, confirm or prompt the page opened (each dismissed). */
+  readonly dialogs: string[];
+  /** Console errors and warnings, and uncaught exceptions. */
+  readonly problems: string[];
+}
+
+/** Records the page's dialogs (dismissing them), console errors and warnings, and page errors. */
+export function watchPageProblems(page: Page, into: PageProblems): void {
+  page.on('dialog', (dialog) => {
+    into.dialogs.push(dialog.message());
+    void dialog.dismiss();
+  });
+  page.on('console', (message) => {
+    if (message.type() === 'error' || message.type() === 'warning') into.problems.push(message.text());
+  });
+  page.on('pageerror', (error) => into.problems.push(String(error)));
+}
+
 /**
  * Debian's Chromium driven by playwright-core, headless, with the flags this machine needs (no
  * sandbox as root, and no background networking: the machine has no network beyond loopback).

@@ -49,6 +49,23 @@ export interface BoundaryBehaviour {
   awaitPromiseOfOtherFlow: Boundary;
 }
 
+/**
+ * What both of tomograph's stores give: AsyncLocalStorage and cls-hooked (on async_hooks) follow
+ * every async resource from where it was made, so a callback, listener, stream or port that
+ * another flow drives runs in that flow's context unless bound (AsyncResource.bind,
+ * EventEmitterAsyncResource); `await` keeps the awaiting flow's.
+ */
+export const ASYNC_RESOURCE_BOUNDARIES: BoundaryBehaviour = {
+  callbackRunByOtherFlow: 'lost',
+  boundCallbackRunByOtherFlow: 'carried',
+  listenerEmittedByOtherFlow: 'lost',
+  asyncResourceEmitterEmittedByOtherFlow: 'carried',
+  streamPushedByOtherFlow: 'lost',
+  messagePortMadeElsewhere: 'lost',
+  awaitThenableResolvedByOtherFlow: 'carried',
+  awaitPromiseOfOtherFlow: 'carried',
+};
+
 const FLOWS = 2000;
 const MAX_STEPS = 5;
 const MAX_DEPTH = 2;

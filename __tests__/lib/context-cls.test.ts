@@ -1,19 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { contextConformance } from '../helpers/context-conformance';
+import { ASYNC_RESOURCE_BOUNDARIES, contextConformance } from '../helpers/context-conformance';
 import { testTracer } from '../helpers/core-fixtures';
 
 // cls-hooked, on Node's async_hooks, carries and loses context through the same constructs as
 // AsyncLocalStorage (README, "Context stores"); what differs is cost, and sharing a namespace.
-contextConformance('cls-hooked', {
-  callbackRunByOtherFlow: 'lost',
-  boundCallbackRunByOtherFlow: 'carried',
-  listenerEmittedByOtherFlow: 'lost',
-  asyncResourceEmitterEmittedByOtherFlow: 'carried',
-  streamPushedByOtherFlow: 'lost',
-  messagePortMadeElsewhere: 'lost',
-  awaitThenableResolvedByOtherFlow: 'carried',
-  awaitPromiseOfOtherFlow: 'carried',
-});
+contextConformance('cls-hooked', ASYNC_RESOURCE_BOUNDARIES);
 
 interface Namespace {
   run(fn: () => void): void;

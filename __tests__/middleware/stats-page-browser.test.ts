@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { MetricsRegistry } from '../../lib/metrics';
 import { statsPage } from '../../middleware/stats-page';
-import { ARTIFACTS, type Browser, launchChromium } from '../helpers/chromium';
+import { ARTIFACTS, type Browser, launchChromium, watchPageProblems } from '../helpers/chromium';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const express = require('express') as typeof import('express');
@@ -47,14 +47,7 @@ beforeAll(async () => {
 
   browser = await launchChromium({ width: 1500, height: 700 });
   page = browser.page;
-  page.on('dialog', (dialog) => {
-    dialogs.push(dialog.message());
-    void dialog.dismiss();
-  });
-  page.on('console', (message) => {
-    if (message.type() === 'error' || message.type() === 'warning') problems.push(message.text());
-  });
-  page.on('pageerror', (error) => problems.push(String(error)));
+  watchPageProblems(page, { dialogs, problems });
 });
 
 afterAll(async () => {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { ARTIFACTS, type Browser, launchChromium } from '../helpers/chromium';
+import { ARTIFACTS, type Browser, launchChromium, watchPageProblems } from '../helpers/chromium';
 import { startPageApp, XSS_NAME, XSS_NOTE, XSS_TAG, type PageApp } from '../helpers/trace-page-app';
 
 
@@ -23,14 +23,7 @@ beforeAll(async () => {
 
   browser = await launchChromium({ width: 1400, height: 860 });
   page = browser.page;
-  page.on('dialog', (dialog) => {
-    dialogs.push(dialog.message());
-    void dialog.dismiss();
-  });
-  page.on('console', (message) => {
-    if (message.type() === 'error' || message.type() === 'warning') problems.push(message.text());
-  });
-  page.on('pageerror', (error) => problems.push(String(error)));
+  watchPageProblems(page, { dialogs, problems });
   page.on('request', (request) => requests.push(request.url()));
 });
 
