@@ -133,3 +133,49 @@ export function backHeaders(body: string): Record<string, string> {
   if (start === -1 || !body.endsWith(']')) throw new Error(`no back[...] in ${JSON.stringify(body)}`);
   return JSON.parse(body.slice(start + 5, -1)) as Record<string, string>;
 }
+
+/** A peer and the tomograph service that calls it, for one test file or `describe`. */
+export interface PeerPair {
+  readonly peer: Peer;
+  readonly ours: OurService;
+  /** The peer's SERVER and CLIENT spans of `traceIds`, as its `collect` answers them. */
+  collect<S>(traceIds: string[]): Promise<{ spans: S[]; timedOut: boolean }>;
+}
+
+/**
+ * Starts the peer (`fixture`, with `env`) and our service calling `${peer.url}${peerPath}` before
+ * the tests, points the peer back at ours, clears our spans before each test and closes both
+ * after the last.
+ */
+export function usePeerPair(
+  fixture: string,
+  peerPath: string,
+  options: { env?: Record<string, string>; tracerOptions?: TracerOptions } = {},
+): PeerPair {
+  let peer: Peer | undefined;
+  let ours: OurService | undefined;
+  beforeAll(async () => {
+    const started = await startPeer(fixture, options.env);
+    peer = started;
+    ours = await startOurService(() => `${started.url}${peerPath}`, options.tracerOptions);
+    await started.ask({ type: 'config', nextUrl: ours.url });
+  });
+  afterAll(async () => {
+    await ours?.close();
+    await peer?.close();
+  });
+  beforeEach(() => ours?.spans.reset());
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('the peer pair starts in beforeAll');
+    return value;
+  };
+  return {
+    get peer() {
+      return started(peer);
+    },
+    get ours() {
+      return started(ours);
+    },
+    collect: (traceIds) => started(peer).ask({ type: 'collect', traceIds, kinds: ['SERVER', 'CLIENT'] }),
+  };
+}

@@ -9,7 +9,7 @@
  */
 import type { FinishedSpan } from '../../lib/types';
 import { send } from '../helpers/http-servers';
-import { backHeaders, type OurService, type Peer, startOurService, startPeer } from '../helpers/interop';
+import { backHeaders, startOurService, usePeerPair } from '../helpers/interop';
 
 /** An OpenTelemetry span as the fixture reports it. */
 interface OtelSpan {
@@ -25,25 +25,8 @@ interface OtelSpan {
 }
 
 const N = 20;
-let peer: Peer;
-let ours: OurService;
-
-beforeAll(async () => {
-  peer = await startPeer('interop-otel-service.js');
-  ours = await startOurService(() => `${peer.url}/otel`);
-  await peer.ask({ type: 'config', nextUrl: ours.url });
-});
-
-afterAll(async () => {
-  await ours?.close();
-  await peer?.close();
-});
-
-beforeEach(() => ours.spans.reset());
-
-function collectOtel(traceIds: string[]): Promise<{ spans: OtelSpan[]; timedOut: boolean }> {
-  return peer.ask({ type: 'collect', traceIds, kinds: ['SERVER', 'CLIENT'] });
-}
+const pair = usePeerPair('interop-otel-service.js', '/otel');
+const collectOtel = (traceIds: string[]) => pair.collect<OtelSpan>(traceIds);
 
 /** Walks up OpenTelemetry's local parents from `span` to the first one of `kind`. */
 function ancestorOfKind(spans: OtelSpan[], span: OtelSpan, kind: OtelSpan['kind']): OtelSpan | undefined {
@@ -57,7 +40,7 @@ function ancestorOfKind(spans: OtelSpan[], span: OtelSpan, kind: OtelSpan['kind'
 const pathOf = (span: FinishedSpan) => String(span.tags['http.path']);
 
 it('runs the installed OpenTelemetry packages together (sdk-trace 2.x, instrumentation-http 0.208, -express 0.57)', () => {
-  expect(peer.ready.versions).toEqual({
+  expect(pair.peer.ready.versions).toEqual({
     sdk: expect.stringMatching(/^2\./),
     http: expect.stringMatching(/^0\.208\./),
     express: expect.stringMatching(/^0\.57\./),
@@ -65,13 +48,13 @@ it('runs the installed OpenTelemetry packages together (sdk-trace 2.x, instrumen
 });
 
 it(`tomograph -> OpenTelemetry -> tomograph, ${N} concurrent requests: one trace, every parent id lines up`, async () => {
-  const responses = await Promise.all(Array.from({ length: N }, (_, n) => send(`${ours.url}/front/${n}`)));
+  const responses = await Promise.all(Array.from({ length: N }, (_, n) => send(`${pair.ours.url}/front/${n}`)));
   for (const res of responses) {
     expect(res.status).toBe(200);
     expect(res.body).toMatch(/^front>otel>back\[/);
   }
   // Per request, ours: SERVER /front, CLIENT to OpenTelemetry, SERVER /back.
-  const mine = await ours.spans.waitForCount(3 * N);
+  const mine = await pair.ours.spans.waitForCount(3 * N);
   const fronts = mine.filter((s) => s.kind === 'SERVER' && pathOf(s).startsWith('/front/'));
   expect(fronts).toHaveLength(N);
   const traceIds = fronts.map((s) => s.traceId);
@@ -89,7 +72,7 @@ it(`tomograph -> OpenTelemetry -> tomograph, ${N} concurrent requests: one trace
 
     // Hop 1: our CLIENT span is the parent of OpenTelemetry's SERVER span.
     const ourClient = mine.find((s) => s.kind === 'CLIENT' && s.parentId === front.id);
-    expect(ourClient?.tags['http.url']).toBe(`${peer.url}/otel/${n}`);
+    expect(ourClient?.tags['http.url']).toBe(`${pair.peer.url}/otel/${n}`);
     const otelServers = otel.spans.filter((s) => s.kind === 'SERVER' && s.traceId === front.traceId);
     expect(otelServers).toHaveLength(1);
     const [otelServer] = otelServers;
@@ -120,9 +103,9 @@ it(`tomograph -> OpenTelemetry -> tomograph, ${N} concurrent requests: one trace
 });
 
 it('OpenTelemetry starts the trace: tomograph continues it under OpenTelemetry\'s CLIENT span', async () => {
-  const res = await send(`${peer.url}/otel/root`);
+  const res = await send(`${pair.peer.url}/otel/root`);
   expect(res.status).toBe(200);
-  const back = await ours.spans.waitFor((s) => s.kind === 'SERVER' && pathOf(s) === '/back/root');
+  const back = await pair.ours.spans.waitFor((s) => s.kind === 'SERVER' && pathOf(s) === '/back/root');
   const otel = await collectOtel([back.traceId]);
   expect(otel.timedOut).toBe(false);
   const otelServer = otel.spans.find((s) => s.kind === 'SERVER');
@@ -136,26 +119,26 @@ it('OpenTelemetry starts the trace: tomograph continues it under OpenTelemetry\'
 
 it('an unsampled trace stays unsampled across both hops: neither side records it', async () => {
   const traceId = '0af7651916cd43dd8448eb211c80319c';
-  const startedBefore = ours.tracer.stats().spansStarted;
-  const res = await send(`${ours.url}/front/unsampled`, {
+  const startedBefore = pair.ours.tracer.stats().spansStarted;
+  const res = await send(`${pair.ours.url}/front/unsampled`, {
     headers: { traceparent: `00-${traceId}-b7ad6b7169203331-00` },
   });
   expect(res.status).toBe(200);
   // OpenTelemetry kept the trace id and the "not sampled" flag when it called us back.
   expect(backHeaders(res.body).traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-00$`));
   // Spans are started (or not) when requests arrive, long before this response: no race here.
-  expect(ours.tracer.stats().spansStarted).toBe(startedBefore);
-  expect(await peer.ask({ type: 'count', traceId })).toMatchObject({ count: 0 });
+  expect(pair.ours.tracer.stats().spansStarted).toBe(startedBefore);
+  expect(await pair.peer.ask({ type: 'count', traceId })).toMatchObject({ count: 0 });
 });
 
 it('without `traceparent` in `propagation`, OpenTelemetry cannot see the trace and starts its own', async () => {
-  const blind = await startOurService(() => `${peer.url}/otel`, { propagation: ['x-trace-info', 'b3'] });
+  const blind = await startOurService(() => `${pair.peer.url}/otel`, { propagation: ['x-trace-info', 'b3'] });
   try {
     const res = await send(`${blind.url}/front/blind`);
     expect(res.status).toBe(200);
     const front = await blind.spans.waitFor((s) => s.kind === 'SERVER' && pathOf(s) === '/front/blind');
     // /back/blind was called by OpenTelemetry, to `ours` (the `nextUrl` it was given).
-    const back = await ours.spans.waitFor((s) => s.kind === 'SERVER' && pathOf(s) === '/back/blind');
+    const back = await pair.ours.spans.waitFor((s) => s.kind === 'SERVER' && pathOf(s) === '/back/blind');
     expect(back.traceId).not.toBe(front.traceId);
     const otel = await collectOtel([back.traceId]);
     expect(otel.spans.find((s) => s.kind === 'SERVER')?.parentSpanId).toBeUndefined();

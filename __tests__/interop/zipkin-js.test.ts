@@ -12,7 +12,7 @@
  */
 import type { FinishedSpan } from '../../lib/types';
 import { send } from '../helpers/http-servers';
-import { backHeaders, type OurService, type Peer, startOurService, startPeer } from '../helpers/interop';
+import { backHeaders, startOurService, usePeerPair } from '../helpers/interop';
 
 /** A zipkin-js span, Zipkin v2 JSON as its BatchRecorder hands it to the logger. */
 interface ZipkinSpan {
@@ -35,33 +35,19 @@ describe.each([
   ['joins the caller\'s span (supportsJoin: true, its default)', true],
   ['opens child spans (supportsJoin: false)', false],
 ])('zipkin-js that %s', (_label, join) => {
-  let peer: Peer;
-  let ours: OurService;
-
-  beforeAll(async () => {
-    peer = await startPeer('interop-zipkin-service.js', { ZIPKIN_SUPPORTS_JOIN: String(join) });
-    ours = await startOurService(() => `${peer.url}/zipkin`, { propagation: [...PROPAGATION] });
-    await peer.ask({ type: 'config', nextUrl: ours.url });
+  const pair = usePeerPair('interop-zipkin-service.js', '/zipkin', {
+    env: { ZIPKIN_SUPPORTS_JOIN: String(join) },
+    tracerOptions: { propagation: [...PROPAGATION] },
   });
-
-  afterAll(async () => {
-    await ours?.close();
-    await peer?.close();
-  });
-
-  beforeEach(() => ours.spans.reset());
-
-  function collectZipkin(traceIds: string[]): Promise<{ spans: ZipkinSpan[]; timedOut: boolean }> {
-    return peer.ask({ type: 'collect', traceIds, kinds: ['SERVER', 'CLIENT'] });
-  }
+  const collectZipkin = (traceIds: string[]) => pair.collect<ZipkinSpan>(traceIds);
 
   it(`tomograph -> zipkin-js -> tomograph, ${N} concurrent requests: one trace, every id lines up`, async () => {
-    const responses = await Promise.all(Array.from({ length: N }, (_, n) => send(`${ours.url}/front/${n}`)));
+    const responses = await Promise.all(Array.from({ length: N }, (_, n) => send(`${pair.ours.url}/front/${n}`)));
     for (const res of responses) {
       expect(res.status).toBe(200);
       expect(res.body).toMatch(/^front>zipkin>back\[/);
     }
-    const mine = await ours.spans.waitForCount(3 * N);
+    const mine = await pair.ours.spans.waitForCount(3 * N);
     const fronts = mine.filter((s) => s.kind === 'SERVER' && pathOf(s).startsWith('/front/'));
     expect(fronts).toHaveLength(N);
     const zipkin = await collectZipkin(fronts.map((s) => s.traceId));
@@ -70,7 +56,7 @@ describe.each([
     for (const front of fronts) {
       const n = pathOf(front).slice('/front/'.length);
       const ourClient = mine.find((s) => s.kind === 'CLIENT' && s.parentId === front.id);
-      expect(ourClient?.tags['http.url']).toBe(`${peer.url}/zipkin/${n}`);
+      expect(ourClient?.tags['http.url']).toBe(`${pair.peer.url}/zipkin/${n}`);
 
       // Hop 1: zipkin-js read our X-B3-* headers (it keeps our 128-bit trace id as it is).
       const servers = zipkin.spans.filter((s) => s.kind === 'SERVER' && s.traceId === front.traceId);
@@ -113,9 +99,9 @@ describe.each([
   });
 
   it('zipkin-js starts the trace (64-bit id): tomograph continues it, the id left-padded to 128 bits', async () => {
-    const res = await send(`${peer.url}/zipkin/root`);
+    const res = await send(`${pair.peer.url}/zipkin/root`);
     expect(res.status).toBe(200);
-    const back = await ours.spans.waitFor((s) => s.kind === 'SERVER' && pathOf(s) === '/back/root');
+    const back = await pair.ours.spans.waitFor((s) => s.kind === 'SERVER' && pathOf(s) === '/back/root');
     const zipkin = await collectZipkin([back.traceId]);
     expect(zipkin.timedOut).toBe(false);
     const zServer = zipkin.spans.find((s) => s.kind === 'SERVER');
@@ -129,8 +115,8 @@ describe.each([
 
   it('an unsampled trace stays unsampled across both hops (X-B3-Sampled: 0): neither side records it', async () => {
     const traceId = '0af7651916cd43dd8448eb211c80319c';
-    const startedBefore = ours.tracer.stats().spansStarted;
-    const res = await send(`${ours.url}/front/unsampled`, {
+    const startedBefore = pair.ours.tracer.stats().spansStarted;
+    const res = await send(`${pair.ours.url}/front/unsampled`, {
       headers: { traceparent: `00-${traceId}-b7ad6b7169203331-00` },
     });
     expect(res.status).toBe(200);
@@ -138,17 +124,17 @@ describe.each([
     expect(headers['x-b3-traceid']).toBe(traceId);
     expect(headers['x-b3-sampled']).toBe('0');
     // Spans are started (or not) when requests arrive, long before this response: no race here.
-    expect(ours.tracer.stats().spansStarted).toBe(startedBefore);
-    expect(await peer.ask({ type: 'count', traceId })).toMatchObject({ count: 0 });
+    expect(pair.ours.tracer.stats().spansStarted).toBe(startedBefore);
+    expect(await pair.peer.ask({ type: 'count', traceId })).toMatchObject({ count: 0 });
   });
 
   it('without `b3-multi` in `propagation`, zipkin-js cannot see the trace and starts its own', async () => {
-    const blind = await startOurService(() => `${peer.url}/zipkin`, { propagation: ['x-trace-info', 'traceparent', 'b3'] });
+    const blind = await startOurService(() => `${pair.peer.url}/zipkin`, { propagation: ['x-trace-info', 'traceparent', 'b3'] });
     try {
       const res = await send(`${blind.url}/front/blind`);
       expect(res.status).toBe(200);
       const front = await blind.spans.waitFor((s) => s.kind === 'SERVER' && pathOf(s) === '/front/blind');
-      const back = await ours.spans.waitFor((s) => s.kind === 'SERVER' && pathOf(s) === '/back/blind');
+      const back = await pair.ours.spans.waitFor((s) => s.kind === 'SERVER' && pathOf(s) === '/back/blind');
       expect(back.traceId).not.toBe(front.traceId);
       const zipkin = await collectZipkin([back.traceId]);
       expect(zipkin.spans.find((s) => s.kind === 'SERVER')?.parentId).toBeUndefined();
