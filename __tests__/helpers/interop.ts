@@ -14,6 +14,7 @@ import path from 'node:path';
 import { instrumentHttp } from '../../integrations/http';
 import { expressMiddleware } from '../../middleware/express';
 import type { TracerOptions } from '../../lib/options';
+import type { FinishedSpan, PropagationFormat } from '../../lib/types';
 import type http from 'node:http';
 import { getText, listen, type TestServer } from './http-servers';
 import { collectingTracer, type CollectingTracer } from './span-collector';
@@ -178,4 +179,27 @@ export function usePeerPair(
     },
     collect: (traceIds) => started(peer).ask({ type: 'collect', traceIds, kinds: ['SERVER', 'CLIENT'] }),
   };
+}
+
+/**
+ * A round trip whose first leg leaves through a second service of ours that does not send the
+ * header the peer reads (`propagation` without it): GET /front/blind there, the peer, then
+ * /back/blind on the pair's service. Resolves with our front and back SERVER spans.
+ */
+export async function blindRoundTrip(
+  pair: PeerPair,
+  peerPath: string,
+  propagation: readonly PropagationFormat[],
+): Promise<{ front: FinishedSpan; back: FinishedSpan }> {
+  const blind = await startOurService(() => `${pair.peer.url}${peerPath}`, { propagation });
+  try {
+    const res = await getText(`${blind.url}/front/blind`);
+    if (!res.startsWith('front>')) throw new Error(`unexpected answer ${JSON.stringify(res)}`);
+    const front = await blind.spans.waitFor((s) => s.kind === 'SERVER' && s.tags['http.path'] === '/front/blind');
+    // /back/blind was called by the peer, to the pair's service (the `nextUrl` it was given).
+    const back = await pair.ours.spans.waitFor((s) => s.kind === 'SERVER' && s.tags['http.path'] === '/back/blind');
+    return { front, back };
+  } finally {
+    await blind.close();
+  }
 }

@@ -9,7 +9,7 @@
  */
 import type { FinishedSpan } from '../../lib/types';
 import { send } from '../helpers/http-servers';
-import { backHeaders, startOurService, usePeerPair } from '../helpers/interop';
+import { backHeaders, blindRoundTrip, usePeerPair } from '../helpers/interop';
 
 /** An OpenTelemetry span as the fixture reports it. */
 interface OtelSpan {
@@ -132,17 +132,8 @@ it('an unsampled trace stays unsampled across both hops: neither side records it
 });
 
 it('without `traceparent` in `propagation`, OpenTelemetry cannot see the trace and starts its own', async () => {
-  const blind = await startOurService(() => `${pair.peer.url}/otel`, { propagation: ['x-trace-info', 'b3'] });
-  try {
-    const res = await send(`${blind.url}/front/blind`);
-    expect(res.status).toBe(200);
-    const front = await blind.spans.waitFor((s) => s.kind === 'SERVER' && pathOf(s) === '/front/blind');
-    // /back/blind was called by OpenTelemetry, to `ours` (the `nextUrl` it was given).
-    const back = await pair.ours.spans.waitFor((s) => s.kind === 'SERVER' && pathOf(s) === '/back/blind');
-    expect(back.traceId).not.toBe(front.traceId);
-    const otel = await collectOtel([back.traceId]);
-    expect(otel.spans.find((s) => s.kind === 'SERVER')?.parentSpanId).toBeUndefined();
-  } finally {
-    await blind.close();
-  }
+  const { front, back } = await blindRoundTrip(pair, '/otel', ['x-trace-info', 'b3']);
+  expect(back.traceId).not.toBe(front.traceId);
+  const otel = await collectOtel([back.traceId]);
+  expect(otel.spans.find((s) => s.kind === 'SERVER')?.parentSpanId).toBeUndefined();
 });

@@ -12,7 +12,7 @@
  */
 import type { FinishedSpan } from '../../lib/types';
 import { send } from '../helpers/http-servers';
-import { backHeaders, startOurService, usePeerPair } from '../helpers/interop';
+import { backHeaders, blindRoundTrip, usePeerPair } from '../helpers/interop';
 
 /** A zipkin-js span, Zipkin v2 JSON as its BatchRecorder hands it to the logger. */
 interface ZipkinSpan {
@@ -129,17 +129,9 @@ describe.each([
   });
 
   it('without `b3-multi` in `propagation`, zipkin-js cannot see the trace and starts its own', async () => {
-    const blind = await startOurService(() => `${pair.peer.url}/zipkin`, { propagation: ['x-trace-info', 'traceparent', 'b3'] });
-    try {
-      const res = await send(`${blind.url}/front/blind`);
-      expect(res.status).toBe(200);
-      const front = await blind.spans.waitFor((s) => s.kind === 'SERVER' && pathOf(s) === '/front/blind');
-      const back = await pair.ours.spans.waitFor((s) => s.kind === 'SERVER' && pathOf(s) === '/back/blind');
-      expect(back.traceId).not.toBe(front.traceId);
-      const zipkin = await collectZipkin([back.traceId]);
-      expect(zipkin.spans.find((s) => s.kind === 'SERVER')?.parentId).toBeUndefined();
-    } finally {
-      await blind.close();
-    }
+    const { front, back } = await blindRoundTrip(pair, '/zipkin', ['x-trace-info', 'traceparent', 'b3']);
+    expect(back.traceId).not.toBe(front.traceId);
+    const zipkin = await collectZipkin([back.traceId]);
+    expect(zipkin.spans.find((s) => s.kind === 'SERVER')?.parentId).toBeUndefined();
   });
 });
