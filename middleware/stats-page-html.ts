@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { CollectedMetric, HistogramSnapshot, MetricType } from '../lib/metrics/types';
 import type { StatsTree, StatsValue } from './stats-page-query';
 import { MAX_DEPTH_CLASS, STATS_STYLE } from './stats-page-style';
-import { escapeHtml } from './trace-page-html';
+import { documentHead, escapeHtml } from './trace-page-html';
 
 /** A histogram's columns, in order: `[snapshot field, header]`. */
 const HISTOGRAM_FIELDS: readonly (readonly [keyof HistogramSnapshot, string])[] = [
@@ -68,17 +68,7 @@ export function renderStatsPage(view: StatsView): string {
 ${rows.join('\n')}
 </tbody>
 </table>`;
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<link rel="icon" href="data:,">
-<title>${escapeHtml(here)} · ${t}</title>
-<style>${STATS_STYLE}</style>
-</head>
-<body>
+  return `${documentHead(`${escapeHtml(here)} · ${t}`, STATS_STYLE)}
 <header class="top">
   <div class="brand"><b>${t}</b><span class="sub">stats</span></div>
   ${crumbs(view)}

@@ -31,11 +31,10 @@ export const PAGE_CSP = [
 export const JSON_CSP = "default-src 'none'; frame-ancestors 'none'";
 
 /**
- * The whole page: one HTML document with its stylesheet and script inline. Nothing from the
- * request goes into it; `title` (an option) is escaped.
+ * The start of both pages' documents, up to `<body>`: no referrer, no favicon request, the
+ * stylesheet inline (the CSP allows no other). `title` must be escaped already.
  */
-export function renderPage(title: string): string {
-  const t = escapeHtml(title);
+export function documentHead(title: string, style: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -43,10 +42,19 @@ export function renderPage(title: string): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <link rel="icon" href="data:,">
-<title>${t}</title>
-<style>${PAGE_STYLE}</style>
+<title>${title}</title>
+<style>${style}</style>
 </head>
-<body>
+<body>`;
+}
+
+/**
+ * The whole page: one HTML document with its stylesheet and script inline. Nothing from the
+ * request goes into it; `title` (an option) is escaped.
+ */
+export function renderPage(title: string): string {
+  const t = escapeHtml(title);
+  return `${documentHead(t, PAGE_STYLE)}
 <header class="top">
   <div class="brand"><span class="logo"></span><b>${t}</b><span class="sub">live traces</span></div>
   <div id="stats" class="stats" aria-label="tracer counters"></div>
