@@ -25,4 +25,16 @@ function hasTaskset() {
   return spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 }
 
-module.exports = { median, numberOption, rotate, hasTaskset };
+/** The next IPC message of `type` from a forked child. */
+function nextMessage(child, type) {
+  return new Promise((resolve) => {
+    const on = (m) => {
+      if (m.type !== type) return;
+      child.off('message', on);
+      resolve(m);
+    };
+    child.on('message', on);
+  });
+}
+
+module.exports = { median, numberOption, rotate, hasTaskset, nextMessage };

@@ -14,7 +14,7 @@
 const { fork } = require('node:child_process');
 const net = require('node:net');
 const path = require('node:path');
-const { median, numberOption, rotate } = require('./_util');
+const { median, numberOption, rotate, nextMessage } = require('./_util');
 
 if (process.argv[2] === '--sink') {
   // The sink: counts lines, tells the parent when the expected number arrived.
@@ -60,16 +60,7 @@ function registryOf1000() {
   return registry;
 }
 
-function next(child, type) {
-  return new Promise((resolve) => {
-    const on = (m) => {
-      if (m.type !== type) return;
-      child.off('message', on);
-      resolve(m);
-    };
-    child.on('message', on);
-  });
-}
+const next = nextMessage;
 
 async function main() {
   const sink = fork(__filename, ['--sink']);

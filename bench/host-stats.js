@@ -20,7 +20,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { performance } = require('node:perf_hooks');
-const { median, numberOption } = require('./_util');
+const { median, numberOption, nextMessage } = require('./_util');
 
 const DIST = path.join(__dirname, '..', 'dist');
 
@@ -75,16 +75,7 @@ const { collectHostStats } = require(path.join(DIST, 'exporters', 'host-stats'))
 const rounds = numberOption('rounds', 20);
 const count = numberOption('processes', 8);
 
-function next(child, type) {
-  return new Promise((resolve) => {
-    const on = (m) => {
-      if (m.type !== type) return;
-      child.off('message', on);
-      resolve(m);
-    };
-    child.on('message', on);
-  });
-}
+const next = nextMessage;
 
 async function eluOver(children, ms, poll) {
   await Promise.all(children.map((c) => {
