@@ -6,7 +6,8 @@
  * DDSketch's cubically interpolated mapping: log2 approximated from the double's bits (its
  * exponent, plus a cubic in its mantissa) instead of `Math.log`, several times faster for 1% more
  * buckets than the exact logarithm. Zeros are counted exactly, apart from the buckets. Count,
- * mean (Welford), M2, min and max are exact and merge exactly (Chan et al.).
+ * mean, M2 (the sum of squared deviations), min and max are exact and merge exactly (Chan et
+ * al.); see `add` for how the moments are kept without a division per value.
  * BENCHMARKS.md § Metrics compares it with the alternatives.
  */
 
@@ -29,15 +30,18 @@ const bits = new Float64Array(1);
 const words = new Uint32Array(bits.buffer);
 // Which 32-bit word holds the sign, exponent and top of the mantissa (1 on little-endian machines).
 const HIGH = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
+const LOW = 1 - HIGH;
+const TWO_POW_MINUS_20 = 2 ** -20;
+const TWO_POW_MINUS_52 = 2 ** -52;
 
 /** log2(v), approximated as exponent + P(mantissa); exact at powers of two, monotonic. */
 function approximateLog2(value: number): number {
   bits[0] = value;
   const high = words[HIGH];
-  const exponent = (high >>> 20) - 1023;
-  words[HIGH] = (high & 0x000fffff) | 0x3ff00000;
-  const s = bits[0] - 1;
-  return ((A * s + B) * s + C) * s + exponent;
+  // The mantissa's 52 bits as a fraction, exactly, from both words: writing an edited high
+  // word back and reading the double again would be a store the CPU cannot forward.
+  const s = (high & 0x000fffff) * TWO_POW_MINUS_20 + words[LOW] * TWO_POW_MINUS_52;
+  return ((A * s + B) * s + C) * s + ((high >>> 20) - 1023);
 }
 
 /** The inverse of `approximateLog2` (Newton on the cubic; read time only). */
@@ -78,6 +82,8 @@ export function bucketValue(index: number): number {
 }
 
 const NO_COUNTS = new Uint32Array(0);
+/** Values per chunk of the moments (see `LogSketch.add`). */
+const CHUNK = 64;
 
 /** A sketch as JSON-safe data (inside `HistogramState.window`). */
 export interface EncodedSketch {
@@ -106,27 +112,60 @@ export class LogSketch {
   offset = 0;
   zero = 0;
   n = 0;
-  mean = 0;
-  m2 = 0;
   min = Infinity;
   max = -Infinity;
+  /** Mean and M2 of the values before the current chunk (`n - chunkCount` of them). */
+  private settledMean = 0;
+  private settledM2 = 0;
+  /** The current chunk: sums of (value - shift) and of its square, and values left before it settles. */
+  private shift = 0;
+  private chunkSum = 0;
+  private chunkSquares = 0;
+  private chunkLeft = 1;
+  private chunkSize = 1;
 
   constructor(private readonly wide = false) {}
 
-  /** Adds a value the caller has checked: finite and >= 0. */
+  /** The mean of the values (exact but for rounding). */
+  get mean(): number {
+    this.settle();
+    return this.settledMean;
+  }
+
+  /** The sum of squared differences from the mean (Welford's M2). */
+  get m2(): number {
+    this.settle();
+    return this.settledM2;
+  }
+
+  /**
+   * Adds a value the caller has checked: finite and >= 0.
+   *
+   * Welford's update divides by n on every value, and each update waits for the previous one's
+   * division. Instead, values gather in chunks of `CHUNK` as sums of (value - shift) and of its
+   * square, where the shift is a value already recorded (the first chunk after a clear is that
+   * one value alone), then settle into mean and M2 by Chan's merge. With a shift from the data,
+   * the chunk's M2 as `squares - sum²/k` loses at most ~k·ε of the total M2 to rounding, so the
+   * moments stay as exact as Welford's; reads settle the chunk first.
+   */
   add(value: number): void {
-    const n = ++this.n;
-    const delta = value - this.mean;
-    this.mean += delta / n;
-    this.m2 += delta * (value - this.mean);
+    this.n++;
+    const shifted = value - this.shift;
+    this.chunkSum += shifted;
+    this.chunkSquares += shifted * shifted;
+    if (--this.chunkLeft === 0) this.settle(value);
     if (value < this.min) this.min = value;
     if (value > this.max) this.max = value;
     if (value === 0) {
       this.zero++;
       return;
     }
-    const slot = bucketIndex(value) - this.offset;
-    if (slot >= 0 && slot < this.counts.length) this.counts[slot]++;
+    // Unclamped and in int32 (a double's log2 index is within ±40,000): an index outside the
+    // tracked range is outside the array too, which covers tracked buckets only, so the clamp
+    // is left to the cold path.
+    const slot = (Math.ceil(approximateLog2(value) * MULTIPLIER) | 0) - this.offset;
+    const counts = this.counts;
+    if (slot >= 0 && slot < counts.length) counts[slot]++;
     else this.addOutside(bucketIndex(value), 1);
   }
 
@@ -135,10 +174,14 @@ export class LogSketch {
     if (this.n !== 0) this.counts.fill(0);
     this.zero = 0;
     this.n = 0;
-    this.mean = 0;
-    this.m2 = 0;
     this.min = Infinity;
     this.max = -Infinity;
+    this.settledMean = 0;
+    this.settledM2 = 0;
+    this.shift = 0;
+    this.chunkSum = 0;
+    this.chunkSquares = 0;
+    this.chunkLeft = this.chunkSize = 1;
   }
 
   /**
@@ -230,11 +273,35 @@ export class LogSketch {
     return this.counts.byteLength;
   }
 
+  /**
+   * Moves the current chunk into mean and M2 (Chan's merge of the two parts), and starts the
+   * next one, shifted by `nextShift`: a value already recorded.
+   */
+  private settle(nextShift = this.shift): void {
+    // Empty: the first chunk stays one value long, so its shift comes from the data.
+    if (this.n === 0) return;
+    const k = this.chunkSize - this.chunkLeft;
+    if (k > 0) {
+      const settled = this.n - k;
+      const sum = this.chunkSum;
+      const chunkMean = this.shift + sum / k;
+      const chunkM2 = Math.max(0, this.chunkSquares - (sum * sum) / k);
+      const delta = chunkMean - this.settledMean;
+      this.settledM2 += chunkM2 + (delta * delta * settled * k) / this.n;
+      this.settledMean += (delta * k) / this.n;
+    }
+    this.shift = nextShift;
+    this.chunkSum = 0;
+    this.chunkSquares = 0;
+    this.chunkLeft = this.chunkSize = CHUNK;
+  }
+
   private mergeMoments(n: number, mean: number, m2: number, min: number, max: number): void {
+    this.settle();
     const total = this.n + n;
-    const delta = mean - this.mean;
-    this.m2 += m2 + (delta * delta * this.n * n) / total;
-    this.mean += (delta * n) / total;
+    const delta = mean - this.settledMean;
+    this.settledM2 += m2 + (delta * delta * this.n * n) / total;
+    this.settledMean += (delta * n) / total;
     this.n = total;
     if (min < this.min) this.min = min;
     if (max > this.max) this.max = max;
