@@ -10,7 +10,8 @@
  * Candidates (all mergeable, all with a relative-error bound):
  *  - cubic log (tomograph): lib/metrics/log-sketch.ts, α = 0.99%, DDSketch's cubically
  *    interpolated mapping (log2 from the double's exponent plus a cubic in its mantissa); dense
- *    Uint32 counts over the buckets in use; also keeps Welford mean/M2 (the others do not).
+ *    Uint16 counts over the buckets in use (grown by quarters); also keeps mean/M2 (the others
+ *    do not). The in-bench candidates below keep 32-bit counts grown by doubling.
  *  - log, Math.log: DDSketch's logarithmic mapping, index = ceil(ln v / ln γ), same γ and storage.
  *  - exp2 scale 6: OpenTelemetry's base-2 exponential histogram (Prometheus native histograms'
  *    schema 6): base 2^(1/64), the coarsest scale within 1% (scale 5 is 1.08%); same storage.

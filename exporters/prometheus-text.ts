@@ -87,17 +87,44 @@ export interface SkippedMetric {
  * HELP is always written: the description, else the dotted path, with the unit in brackets.
  * Two metrics whose names collide once sanitised (`a.b` and `a_b`) cannot both be exposed: the
  * first one is, the other is left out, listed in `skipped` and named in a `#` comment line.
+ *
+ * Given `{ more: true }`, the renderer also takes metrics as they are collected (`add`, from a
+ * `collectCursor()`), until `end()`: then `done` waits for both the input's end and its rendering.
  */
 export class PrometheusRenderer {
-  /** Metrics left out, and why (known once the constructor returns). */
+  /** Metrics left out, and why (final once `done`). */
   readonly skipped: SkippedMetric[] = [];
   private readonly families: Family[] = [];
+  private readonly taken = new Map<string, string>();
   private family = 0;
   private series = 0;
   private finished = false;
+  private ended: boolean;
+  private written = 0;
 
-  constructor(metrics: readonly CollectedMetric[]) {
-    const taken = new Map<string, string>();
+  constructor(metrics: readonly CollectedMetric[] = [], options: { more?: boolean } = {}) {
+    this.ended = options.more !== true;
+    this.add(metrics);
+  }
+
+  /** Whether everything has been written. */
+  get done(): boolean {
+    return this.finished;
+  }
+
+  /** Series written so far (a family without series counts as one). */
+  get seriesWritten(): number {
+    return this.written;
+  }
+
+  /** Whether metrics added so far are still to be rendered. */
+  get pending(): boolean {
+    return this.family < this.families.length;
+  }
+
+  /** Adds metrics after those given so far (in the order they are to be written). */
+  add(metrics: readonly CollectedMetric[]): void {
+    const taken = this.taken;
     for (let i = 0; i < metrics.length; i++) {
       const metric = metrics[i];
       if (metric === null || typeof metric !== 'object' || !Array.isArray(metric.series)) continue;
@@ -118,16 +145,16 @@ export class PrometheusRenderer {
     }
   }
 
-  /** Whether everything has been written. */
-  get done(): boolean {
-    return this.finished;
+  /** No more metrics will be added: the renderer is done once it has written those it has. */
+  end(): void {
+    this.ended = true;
   }
 
   /**
    * The next piece of text: whole families while they fit in `maxSeries` series, then part of
    * the family that does not; it also stops once `budgetMs` milliseconds have passed (checked
-   * every 64 series), so a slice stays short on a slow or busy machine. `''` once done. The
-   * skipped metrics' comment lines come last.
+   * every 64 series), so a slice stays short on a slow or busy machine. `''` once done, or while
+   * waiting for more metrics. The skipped metrics' comment lines come last.
    */
   next(maxSeries = Infinity, budgetMs = Infinity): string {
     if (this.finished) return '';
@@ -145,7 +172,9 @@ export class PrometheusRenderer {
         if ((i & 63) === 0 && deadline !== Infinity && performance.now() >= deadline) break;
       }
       // A family without series still costs a little: count it as one.
-      budget -= Math.max(1, i - this.series);
+      const done = Math.max(1, i - this.series);
+      budget -= done;
+      this.written += done;
       if (i >= series.length) {
         this.family++;
         this.series = 0;
@@ -154,7 +183,7 @@ export class PrometheusRenderer {
       }
       if (deadline !== Infinity && performance.now() >= deadline) break;
     }
-    if (this.family >= this.families.length) {
+    if (this.family >= this.families.length && this.ended) {
       this.finished = true;
       out += this.skippedComments();
     }

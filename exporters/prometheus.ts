@@ -4,7 +4,7 @@ import { defaultTracer } from '../lib/api';
 import { codes } from '../lib/codes';
 import { errorMessage } from '../lib/diagnostics';
 import { defaultRegistry } from '../lib/metrics/api';
-import type { CollectedMetric, MetricLevel } from '../lib/metrics/types';
+import type { CollectCursor, CollectedMetric, CollectOptions, MetricLevel } from '../lib/metrics/types';
 import { invalidOption } from '../lib/options';
 import type { DiagnosticEvent } from '../lib/types';
 import { PROMETHEUS_CONTENT_TYPE, PrometheusRenderer, renderPrometheus } from './prometheus-text';
@@ -14,9 +14,13 @@ export {
   renderPrometheus, type SkippedMetric,
 } from './prometheus-text';
 
-/** What Prometheus reads: a `MetricsRegistry`, or anything with its `collect()`. */
+/**
+ * What Prometheus reads: a `MetricsRegistry`, or anything with its `collect()`. With
+ * `collectCursor()` too (a registry has it), the handler collects in pieces, yielding between them.
+ */
 export interface CollectSource {
-  collect(options?: { level?: MetricLevel }): readonly CollectedMetric[];
+  collect(options?: CollectOptions): readonly CollectedMetric[];
+  collectCursor?(options?: CollectOptions): CollectCursor;
 }
 
 /**
@@ -31,7 +35,7 @@ export interface CollectSource {
  */
 export function prometheusText(registry: CollectSource = defaultRegistry): string {
   try {
-    return renderPrometheus(registry.collect());
+    return renderPrometheus(registry.collect({ states: false }));
   } catch (error) {
     defaultTracer.report(codes.INTEGRATION_ERROR, `tomograph: prometheusText could not collect metrics: ${errorMessage(error)}`, error);
     return '';
@@ -45,11 +49,14 @@ export interface PrometheusHandlerOptions {
   /** Only metrics at or above this level. Default: every metric that exists. */
   level?: MetricLevel;
   /**
-   * Series rendered per slice; the handler yields to the event loop (`setImmediate`) between
-   * slices, so a scrape of many series never holds the app up for long. Default 500.
+   * Series collected or rendered per slice; the handler yields to the event loop (`setImmediate`)
+   * between slices, so a scrape of many series never holds the app up for long. Default 500.
    */
   seriesPerSlice?: number;
-  /** A slice also ends after this many milliseconds of rendering (checked every 64 series). Default 2. */
+  /**
+   * A slice also ends after this many milliseconds (checked after each metric collected, and
+   * every 64 series rendered). Default 2.
+   */
   maxSliceMs?: number;
   /** Gzip the body when the scraper accepts it (Prometheus does). Default true. */
   gzip?: boolean;
@@ -67,10 +74,11 @@ const LEVELS = new Set(['debug', 'info', 'warn', 'error', 'critical']);
 /**
  * Serves the metrics for Prometheus to scrape: `Content-Type: text/plain; version=0.0.4;
  * charset=utf-8` exactly (Prometheus 3 fails a scrape without it), gzipped when accepted. The
- * registry is collected once per scrape (one consistent moment), then rendered in slices of at
- * most `seriesPerSlice` series or `maxSliceMs` milliseconds with a `setImmediate` between them,
- * written as they are made and paced by the socket's backpressure; a scraper that hangs up stops
- * the rendering.
+ * registry is collected and rendered in slices of at most `seriesPerSlice` series or
+ * `maxSliceMs` milliseconds with a `setImmediate` between them (through `collectCursor()`: each
+ * metric read whole at one moment, so a summary's quantiles, `_sum` and `_count` agree; a source
+ * with only `collect()` is collected at once), written as they are made and paced by the
+ * socket's backpressure; a scraper that hangs up stops the work.
  *
  * Mount it where Prometheus looks: `app.get('/metrics', prometheusHandler())`, or
  * `http.createServer(prometheusHandler())`. Answers GET and HEAD (others: 405, or `next()` under
@@ -108,9 +116,38 @@ export function prometheusHandler(options: PrometheusHandlerOptions = {}): Prome
       res.end();
       return;
     }
-    let renderer: PrometheusRenderer;
+    const renderer = new PrometheusRenderer([], { more: true });
+    let cursor: CollectCursor;
+    const collectOptions: CollectOptions = level === undefined ? { states: false } : { level, states: false };
+    // One slice of work: collect while nothing is left to render, render what was collected,
+    // until the slice's series or time run out.
+    const slice = (): string => {
+      const deadline = performance.now() + maxSliceMs;
+      let budget = seriesPerSlice;
+      let text = '';
+      while (budget > 0 && !renderer.done) {
+        const left = deadline - performance.now();
+        if (left <= 0) break;
+        if (renderer.pending || cursor.done) {
+          if (cursor.done) renderer.end();
+          const before = renderer.seriesWritten;
+          text += renderer.next(budget, left);
+          budget -= Math.max(1, renderer.seriesWritten - before);
+        } else {
+          const metrics = cursor.next(budget, left);
+          renderer.add(metrics);
+          for (const metric of metrics) budget -= Math.max(1, metric.series.length);
+        }
+      }
+      return text;
+    };
+    let first: string;
     try {
-      renderer = new PrometheusRenderer(registry.collect(level === undefined ? undefined : { level }));
+      cursor = typeof registry.collectCursor === 'function'
+        ? registry.collectCursor(collectOptions)
+        : wholeCursor(registry.collect(collectOptions));
+      // The first slice comes before the status line, so a registry that cannot be read gets a 500.
+      first = slice();
     } catch (error) {
       report(`tomograph: the Prometheus handler could not collect metrics: ${errorMessage(error)}`, error);
       res.statusCode = 500;
@@ -136,16 +173,7 @@ export function prometheusHandler(options: PrometheusHandlerOptions = {}): Prome
       out = zip;
     }
     const sink = out;
-    const step = (): void => {
-      if (res.destroyed) return; // the scraper hung up: stop rendering
-      let text: string;
-      try {
-        text = renderer.next(seriesPerSlice, maxSliceMs);
-      } catch (error) {
-        report(`tomograph: the Prometheus handler failed while rendering: ${errorMessage(error)}`, error);
-        res.destroy();
-        return;
-      }
+    const emit = (text: string): void => {
       if (renderer.done) {
         sink.end(text);
         return;
@@ -156,6 +184,33 @@ export function prometheusHandler(options: PrometheusHandlerOptions = {}): Prome
       // at once): go on in the next turn anyway, or the slices would run back to back.
       else sink.once('drain', () => setImmediate(step));
     };
-    step();
+    const step = (): void => {
+      if (res.destroyed) return; // the scraper hung up: stop the work
+      let text: string;
+      try {
+        text = slice();
+      } catch (error) {
+        report(`tomograph: the Prometheus handler failed while collecting or rendering: ${errorMessage(error)}`, error);
+        res.destroy();
+        return;
+      }
+      emit(text);
+    };
+    emit(first);
+  };
+}
+
+/** A cursor over metrics already collected at once (a source without `collectCursor()`). */
+function wholeCursor(metrics: readonly CollectedMetric[]): CollectCursor {
+  let done = false;
+  return {
+    get done() {
+      return done;
+    },
+    next() {
+      if (done) return [];
+      done = true;
+      return [...metrics];
+    },
   };
 }

@@ -137,7 +137,7 @@ function respond(req: IncomingMessage, res: ServerResponse, registry: MetricsSou
   const prefix = keys.join('.');
 
   if (format === 'prometheus') {
-    const metrics = registry.collect().filter((m: CollectedMetric) => prefix === '' || m.name === prefix || m.name.startsWith(prefix + '.'));
+    const metrics = registry.collect({ states: false }).filter((m: CollectedMetric) => prefix === '' || m.name === prefix || m.name.startsWith(prefix + '.'));
     return send(res, 200, PROMETHEUS_CONTENT_TYPE, renderPrometheus(metrics), JSON_CSP);
   }
 
@@ -156,7 +156,7 @@ function respond(req: IncomingMessage, res: ServerResponse, registry: MetricsSou
     base: typeof base === 'string' ? base : '',
     keys,
     value,
-    metrics: metricsByPath(registry.collect()),
+    metrics: metricsByPath(registry.collect({ states: false })),
     query: queryText,
     takenAtMs: Date.now(),
   });

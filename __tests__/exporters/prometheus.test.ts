@@ -116,6 +116,88 @@ describe('prometheusHandler', () => {
     for (let i = 1; i < writeTurns.length; i++) expect(writeTurns[i]).toBeGreaterThan(writeTurns[i - 1]);
   });
 
+  test('collects in pieces too: the event loop runs between them, and every summary is one read', async () => {
+    const registry = new MetricsRegistry();
+    for (let m = 0; m < 12; m++) {
+      const h = registry.histogram(`h${String(m).padStart(2, '0')}`, { labels: ['i'], unit: 'ms' });
+      for (let i = 0; i < 100; i++) for (let v = 1; v <= 10; v++) h.labels({ i: String(i) }).record(v);
+    }
+    let turn = 0;
+    let counting = true;
+    const tick = (): void => {
+      turn++;
+      // Records between pieces: a summary read in two halves would show _sum and _count apart.
+      registry.histogram('h05', { labels: ['i'], unit: 'ms' }).labels({ i: '7' }).record(1);
+      if (counting) setImmediate(tick);
+    };
+    const collectTurns: number[] = [];
+    const source = {
+      collect: registry.collect.bind(registry),
+      collectCursor: (options?: Parameters<MetricsRegistry['collectCursor']>[0]) => {
+        const cursor = registry.collectCursor(options);
+        expect(options?.states).toBe(false); // the exposition never needs the mergeable states
+        return {
+          get done() {
+            return cursor.done;
+          },
+          next: (maxSeries?: number, budgetMs?: number) => {
+            collectTurns.push(turn);
+            return cursor.next(maxSeries, budgetMs);
+          },
+        };
+      },
+    };
+    const host = await serve(prometheusHandler({ registry: source, seriesPerSlice: 250, maxSliceMs: 1000, gzip: false }));
+    setImmediate(tick);
+    const text = await (await fetch(`http://${host}/`)).text();
+    counting = false;
+    // 1200 series, 100 per metric, 250 per slice (collected or rendered): at most three metrics
+    // per piece, so at least four pieces, each in an event-loop turn of its own.
+    expect(collectTurns.length).toBeGreaterThanOrEqual(4);
+    for (let i = 1; i < collectTurns.length; i++) expect(collectTurns[i]).toBeGreaterThan(collectTurns[i - 1]);
+    expect(text.split('\n').filter((line) => /^h\d\d_count\{/.test(line))).toHaveLength(1200);
+    const sum = Number(/^h05_sum\{i="7"\} (\S+)$/m.exec(text)?.[1]);
+    const count = Number(/^h05_count\{i="7"\} (\S+)$/m.exec(text)?.[1]);
+    expect(sum - 55).toBe(count - 10); // every value recorded meanwhile was a 1: both moved together
+    if (havePrometheus()) expect(promtoolCheck(text)).toEqual({ code: 0, output: '' });
+  });
+
+  test('a metric created or gone during a scrape: the exposition stays whole and valid', async () => {
+    const registry = new MetricsRegistry();
+    for (let m = 0; m < 10; m++) {
+      const c = registry.counter(`m${m}`, { labels: ['i'] });
+      for (let i = 0; i < 100; i++) c.labels({ i: String(i) }).inc(i);
+    }
+    let pieces = 0;
+    const source = {
+      collect: registry.collect.bind(registry),
+      collectCursor: (options?: Parameters<MetricsRegistry['collectCursor']>[0]) => {
+        const cursor = registry.collectCursor(options);
+        return {
+          get done() {
+            return cursor.done;
+          },
+          next: (maxSeries?: number, budgetMs?: number) => {
+            if (++pieces === 3) {
+              registry.reset(); // m2..m9 go away before their turn
+              registry.gauge('m5').set(5); // m5 comes back as a gauge
+              registry.counter('m00').inc(); // new: waits for the next scrape
+            }
+            return cursor.next(maxSeries, budgetMs);
+          },
+        };
+      },
+    };
+    const host = await serve(prometheusHandler({ registry: source, seriesPerSlice: 100, gzip: false }));
+    const text = await (await fetch(`http://${host}/`)).text();
+    const families = text.split('\n').filter((line) => line.startsWith('# TYPE')).map((line) => line.split(' ').slice(2).join(' '));
+    expect(families).toEqual(['m0_total counter', 'm1_total counter', 'm5 gauge']);
+    expect(text.endsWith('m5 5\n')).toBe(true);
+    if (havePrometheus()) expect(promtoolCheck(text)).toEqual({ code: 0, output: '' });
+    const next = await (await fetch(`http://${host}/`)).text();
+    expect(next).toBe('# HELP m00_total m00\n# TYPE m00_total counter\nm00_total 1\n# HELP m5 m5\n# TYPE m5 gauge\nm5 5\n');
+  });
+
   test('HEAD gives headers only; other methods 405, or next() under Express; wrong options throw', async () => {
     const handler = prometheusHandler({ registry: shopRegistry() });
     const host = await serve(handler);

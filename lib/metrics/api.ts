@@ -2,8 +2,8 @@ import type { AnyFunction, MetricDecorator } from './decorate';
 import type { MetricsGroup } from './group';
 import { MetricsRegistry } from './registry';
 import type {
-  CollectedMetric, CountByValueOptions, Counter, Gauge, GaugeFunction, Histogram, Meter, MetricLevel, MetricOptions,
-  MetricsConfig,
+  CollectCursor, CollectedMetric, CollectOptions, CountByValueOptions, Counter, Gauge, GaugeFunction, Histogram, Meter,
+  MetricOptions, MetricsConfig,
 } from './types';
 
 /** The registry behind the module functions (and what the stats page, Prometheus and Graphite read by default). */
@@ -79,8 +79,13 @@ export function snapshot(): Record<string, unknown> {
 }
 
 /** The default registry's metrics for the exposition formats. */
-export function collect(options?: { level?: MetricLevel }): CollectedMetric[] {
+export function collect(options?: CollectOptions): CollectedMetric[] {
   return defaultRegistry.collect(options);
+}
+
+/** The default registry's metrics in pieces (see `MetricsRegistry.collectCursor`). */
+export function collectCursor(options?: CollectOptions): CollectCursor {
+  return defaultRegistry.collectCursor(options);
 }
 
 /** Sets the default registry's level, exporters and interval. Throws a TypeError on a wrong option. */

@@ -1,5 +1,5 @@
 export {
-  collect, configureMetrics, countByValue, countMe, counter, defaultRegistry, gauge, group, histogram, incr, meter, record,
+  collect, collectCursor, configureMetrics, countByValue, countMe, counter, defaultRegistry, gauge, group, histogram, incr, meter, record,
   set, snapshot, sumOf, timeMe,
 } from './api';
 export { MetricsGroup } from './group';

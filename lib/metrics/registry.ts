@@ -5,6 +5,7 @@ import { flushAtExit } from '../exit-flush';
 import { addFlushHook, type FlushHook, removeFlushHook } from '../flush-hooks';
 import { coarseNowMs, preciseNowMs, startCoarseClock } from './coarse-clock';
 import { CounterSeries } from './counter';
+import { RegistryCursor } from './collect-cursor';
 import { type AnyFunction, keepIdentity, type MetricDecorator, metricDecorator } from './decorate';
 import { MetricsExportLoop, type RankedUpdate } from './export-loop';
 import { Family } from './family';
@@ -21,8 +22,8 @@ import { NOOP_METRIC } from './noop';
 import { timeCall } from './timing';
 import { setKey, placeInTree } from './tree';
 import type {
-  CollectedMetric, CollectedSeries, CountByValueOptions, Counter, DeltaUpdate, Gauge, GaugeFunction, GaugeUpdate,
-  Histogram, HistogramUpdate, LabelPairs, Meter, MetricLevel, MetricOptions, MetricsConfig, MetricsStats, MetricType,
+  CollectCursor, CollectedMetric, CollectedSeries, CollectOptions, CountByValueOptions, Counter, DeltaUpdate, Gauge, GaugeFunction, GaugeUpdate,
+  Histogram, HistogramUpdate, LabelPairs, Meter, MetricOptions, MetricsConfig, MetricsStats, MetricType,
 } from './types';
 
 /** Options of `new MetricsRegistry()`. */
@@ -232,34 +233,28 @@ export class MetricsRegistry {
     return tree;
   }
 
-  /** Every enabled metric at or above `options.level`, for the exposition formats. Histogram series carry their mergeable `state`. */
-  collect(options: { level?: MetricLevel } = {}): CollectedMetric[] {
+  /**
+   * Every enabled metric at or above `options.level`, in name order, for the exposition formats.
+   * Histogram series carry their mergeable `state` unless `options.states` is false. At once: for
+   * many series, `collectCursor()` reads the same in pieces.
+   */
+  collect(options: CollectOptions = {}): CollectedMetric[] {
+    return this.collectCursor(options).next();
+  }
+
+  /**
+   * The metrics `collect()` gives, in pieces (`cursor.next(maxSeries, budgetMs)`), so a reader
+   * can yield to the event loop between them; each metric is read whole, when its turn comes.
+   * Throws a TypeError on an unknown level.
+   */
+  collectCursor(options: CollectOptions = {}): CollectCursor {
     const minRank = options.level === undefined ? 0 : levelRank(options.level);
-    const nowMs = this.readNowMs();
-    const out: CollectedMetric[] = [];
-    for (const name of [...this.entries.keys()].sort()) {
-      const entry = this.entries.get(name) as Entry;
-      if (entry instanceof DisabledMetric || entry.info.rank < minRank) continue;
-      const series: CollectedSeries[] = [];
-      let labelNames = entry.info.labelNames;
-      if (entry instanceof DerivedMetric) {
-        if (entry.info.kind === 'sumOf') series.push({ labelValues: [], value: this.sum(entry.pattern) });
-        else {
-          labelNames = ['value'];
-          for (const [key, count] of this.countValues(entry)) series.push({ labelValues: [key], value: count });
-        }
-      } else {
-        for (const one of seriesOf(entry)) {
-          const collected = this.collectSeries(one, nowMs);
-          if (collected !== undefined) series.push(collected);
-        }
-      }
-      const { type, description, unit, level } = entry.info;
-      out.push(unit === undefined
-        ? { name, type, description, labelNames, level, series }
-        : { name, type, description, unit, labelNames, level, series });
-    }
-    return out;
+    const states = options.states !== false;
+    return new RegistryCursor(
+      [...this.entries.keys()].sort(),
+      (name, nowMs) => this.collectMetric(name, minRank, states, nowMs),
+      this.readNowMs,
+    );
   }
 
   /**
@@ -470,15 +465,35 @@ export class MetricsRegistry {
     return summarize(series.count, series.sum, series.window(nowMs, this.scratch));
   }
 
-  private collectSeries(series: Series, nowMs: number): CollectedSeries | undefined {
+  private collectMetric(name: string, minRank: number, states: boolean, nowMs: number): CollectedMetric | undefined {
+    const entry = this.entries.get(name);
+    if (entry === undefined || entry instanceof DisabledMetric || entry.info.rank < minRank) return undefined;
+    const series: CollectedSeries[] = [];
+    let labelNames = entry.info.labelNames;
+    if (entry instanceof DerivedMetric) {
+      if (entry.info.kind === 'sumOf') series.push({ labelValues: [], value: this.sum(entry.pattern) });
+      else {
+        labelNames = ['value'];
+        for (const [key, count] of this.countValues(entry)) series.push({ labelValues: [key], value: count });
+      }
+    } else {
+      for (const one of seriesOf(entry)) {
+        const collected = this.collectSeries(one, nowMs, states);
+        if (collected !== undefined) series.push(collected);
+      }
+    }
+    const { type, description, unit, level } = entry.info;
+    return unit === undefined
+      ? { name, type, description, labelNames, level, series }
+      : { name, type, description, unit, labelNames, level, series };
+  }
+
+  private collectSeries(series: Series, nowMs: number, states: boolean): CollectedSeries | undefined {
     const labelValues = series.labelValues;
     if (series instanceof HistogramSeries) {
       const window = series.window(nowMs, this.scratch);
-      return {
-        labelValues,
-        value: summarize(series.count, series.sum, window),
-        state: encodeState(series.count, series.sum, window),
-      };
+      const value = summarize(series.count, series.sum, window);
+      return states ? { labelValues, value, state: encodeState(series.count, series.sum, window) } : { labelValues, value };
     }
     const value = this.readSeries(series, nowMs) as CollectedSeries['value'] | undefined;
     return value === undefined ? undefined : { labelValues, value };

@@ -91,6 +91,36 @@ export interface CollectedMetric {
   readonly series: readonly CollectedSeries[];
 }
 
+/** Options of `collect()` and `collectCursor()`. */
+export interface CollectOptions {
+  /** Only metrics at or above this level. Default: every enabled metric. */
+  readonly level?: MetricLevel;
+  /**
+   * Whether histogram series carry their mergeable `state` (Graphite-style merging, host-wide
+   * stats). Default true; a reader that only shows values (Prometheus, the stats page) passes
+   * false and skips encoding every histogram's window.
+   */
+  readonly states?: boolean;
+}
+
+/**
+ * A collection in pieces (`registry.collectCursor()`), so a reader of many series can yield to
+ * the event loop between pieces. Each metric is read whole, at one moment (a histogram's
+ * quantiles, sum and count from one read); metrics are visited in name order, as `collect()`
+ * gives them. The names are those that existed when the cursor was made: a metric created since
+ * waits for the next collection; one gone by its turn (`reset()`) is left out.
+ */
+export interface CollectCursor {
+  /** Whether every metric has been handed out. */
+  readonly done: boolean;
+  /**
+   * The next metrics, whole: at least one (unless done), then more while the series handed out
+   * stay under `maxSeries` and less than `budgetMs` milliseconds have passed (checked after each
+   * metric). `[]` once done.
+   */
+  next(maxSeries?: number, budgetMs?: number): CollectedMetric[];
+}
+
 /** Label pairs in declared order; empty for an unlabelled metric. */
 export type LabelPairs = readonly (readonly [name: string, value: string])[];
 

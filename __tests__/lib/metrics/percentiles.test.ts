@@ -142,6 +142,35 @@ describe('percentiles: within 1% of the exact nearest-rank quantile', () => {
     expect(summarizeHistogramState(mergeHistogramStates([]))).toEqual({ count: 0, sum: 0 });
   });
 
+  it('mean and stddev match a two-pass computation, however values and reads interleave (fast-check)', () => {
+    // Outliers first, then a tight cluster far from them: where shifted sums lose precision
+    // unless the shift comes from the data.
+    const outlierFirst = fc.tuple(
+      fc.array(fc.double({ min: 0, max: 1e9, noNaN: true }), { minLength: 1, maxLength: 3 }),
+      fc.double({ min: 1e-3, max: 1e9, noNaN: true }),
+      fc.array(fc.double({ min: 0, max: 1e-6, noNaN: true }), { minLength: 1, maxLength: 500 }),
+    ).map(([outliers, center, offsets]) => [...outliers, ...offsets.map((o) => center * (1 + o))]);
+    fc.assert(
+      fc.property(fc.oneof(distribution, outlierFirst), fc.integer({ min: 1, max: 200 }), (values, readEvery) => {
+        const registry = new MetricsRegistry({ clock: () => 0, onDiagnostic: () => undefined });
+        const h = registry.histogram('h');
+        values.forEach((v, i) => {
+          h.record(v);
+          if (i % readEvery === 0) registry.snapshot(); // a read settles the moments mid-chunk
+        });
+        const s = registry.snapshot().h as HistogramSnapshot;
+        const n = values.length;
+        const mean = values.reduce((a, b) => a + b, 0) / n;
+        const m2 = values.reduce((a, v) => a + (v - mean) * (v - mean), 0);
+        const stddev = n > 1 ? Math.sqrt(m2 / (n - 1)) : 0;
+        const scale = Math.max(...values);
+        expect(Math.abs((s.mean as number) - mean)).toBeLessThanOrEqual(mean * 1e-12 + scale * 1e-14);
+        expect(Math.abs((s.stddev as number) - stddev)).toBeLessThanOrEqual(stddev * 1e-9 + scale * 1e-12);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('stddev is the sample standard deviation, stable for large values', () => {
     const registry = new MetricsRegistry({ clock: () => 0, onDiagnostic: () => undefined });
     for (const v of [1e9 + 1, 1e9 + 2, 1e9 + 3]) registry.record('h', v);
