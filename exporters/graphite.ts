@@ -138,7 +138,7 @@ export class GraphiteExporter implements MetricsExporter {
       if (!LEVELS.includes(level)) throw invalidOption(`GraphiteExporter: level must be one of ${LEVELS.join(', ')}`);
       if (typeof source.collect !== 'function') throw invalidOption('GraphiteExporter: level needs a registry with collect()');
       const collectFrom = source.collect.bind(source);
-      this.read = () => metricsTree(collectFrom({ level }));
+      this.read = () => metricsTree(collectFrom({ level, states: false }));
     } else {
       this.read = () => source.snapshot();
     }
