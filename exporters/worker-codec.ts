@@ -171,19 +171,19 @@ export class BatchPacker {
 interface DecodedSpan {
   traceId: string;
   id: string;
-  parentId?: string;
+  parentId: string | undefined;
   name: string;
   service: string;
-  kind?: SpanKind;
-  host?: { address?: string; port?: number };
-  remote?: { service?: string; address?: string; port?: number };
+  kind: SpanKind | undefined;
+  host: { address?: string; port?: number } | undefined;
+  remote: { service?: string; address?: string; port?: number } | undefined;
   timestamp: number;
   duration: number;
   notes: Note[];
   tags: Record<string, TagValue>;
-  error?: string;
+  error: string | undefined;
   sampled: boolean;
-  localParent?: DecodedSpan;
+  localParent: DecodedSpan | undefined;
 }
 
 /**
@@ -214,12 +214,12 @@ export class BatchUnpacker {
     this.n = 0;
     this.at = 0;
     const spans: FinishedSpan[] = [];
-    for (let i = 0; i < batch.count; i++) spans.push(this.span() as FinishedSpan);
+    for (let i = 0; i < batch.count; i++) spans.push(this.span());
     this.text = '';
     return spans;
   }
 
-  private span(): DecodedSpan {
+  private span(): FinishedSpan {
     const flags = this.number();
     const timestamp = this.number();
     const duration = this.number();
@@ -228,13 +228,13 @@ export class BatchUnpacker {
     const parentId = flags & HAS_PARENT ? this.string() : undefined;
     const name = this.string();
     const service = this.string();
-    let host: DecodedSpan['host'] | undefined;
+    let host: DecodedSpan['host'];
     if (flags & HAS_HOST) {
       host = {};
       if (flags & HAS_HOST_ADDRESS) host.address = this.string();
       if (flags & HAS_HOST_PORT) host.port = this.number();
     }
-    let remote: DecodedSpan['remote'] | undefined;
+    let remote: DecodedSpan['remote'];
     if (flags & HAS_REMOTE) {
       remote = {};
       if (flags & HAS_REMOTE_SERVICE) remote.service = this.string();
@@ -258,21 +258,17 @@ export class BatchUnpacker {
     const localParent = this.ancestors(this.number());
     const kind = KINDS[(flags >> KIND_SHIFT) & 7];
 
-    // Optional fields absent rather than undefined, as on the main thread, so an exporter that
-    // lists keys (a JSON encoder) sees the same object.
-    const span = { traceId, id, name, service, timestamp, duration, notes, tags, sampled: (flags & SAMPLED) !== 0 } as DecodedSpan;
-    if (parentId !== undefined) span.parentId = parentId;
-    if (kind !== undefined) span.kind = kind;
-    if (host !== undefined) span.host = host;
-    if (remote !== undefined) span.remote = remote;
-    if (error !== undefined) span.error = error;
-    if (localParent !== undefined) span.localParent = localParent;
+    // Every field in one order, absent ones undefined, as the main thread's spans have them (one shape).
+    const span: DecodedSpan = {
+      traceId, id, parentId, name, service, kind, host, remote, timestamp, duration, notes, tags, error,
+      sampled: (flags & SAMPLED) !== 0, localParent,
+    };
     // An ancestor of earlier spans, still open when they were packed: that object becomes this
     // span, so whatever holds it (StatsD's wait for a local root) sees it end.
     const standIn = this.open.get(id);
-    if (standIn === undefined) return span;
+    if (standIn === undefined) return span as FinishedSpan;
     this.open.delete(id);
-    return Object.assign(standIn, span);
+    return Object.assign(standIn, span) as FinishedSpan;
   }
 
   /** Reads `depth` ancestors (nearest first) and links them; returns the nearest. */
@@ -345,5 +341,8 @@ function ownString(slice: string): string {
 }
 
 function standInSpan(id: string, name: string, service: string, duration: number): DecodedSpan {
-  return { traceId: '', id, name, service, timestamp: 0, duration, notes: [], tags: {}, sampled: true } as DecodedSpan;
+  return {
+    traceId: '', id, parentId: undefined, name, service, kind: undefined, host: undefined, remote: undefined,
+    timestamp: 0, duration, notes: [], tags: {}, error: undefined, sampled: true, localParent: undefined,
+  };
 }
