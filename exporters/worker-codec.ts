@@ -1,12 +1,15 @@
 import type { FinishedSpan, Note, SpanKind, TagValue } from '../lib/types';
 
 /**
- * A batch of finished spans packed for the trip to the export worker: two transferable
- * buffers, so a whole batch crosses with one `postMessage` and no structured clone of any span.
+ * A batch of finished spans packed for the trip to the export worker, so a whole batch crosses
+ * with one `postMessage` and no structured clone of any span:
  *
- * - `numbers` (Float64Array): per span, a flags word, the times, counts and, for every string,
- *   its length in UTF-16 code units;
- * - `text` (UTF-8): every string of the batch, one after the other, encoded once.
+ * - `numbers` (a transferred Float64Array buffer): per span, a flags word, the times, counts and,
+ *   for every string, its length in UTF-16 code units, or -1 for "the same string as in this
+ *   slot last time" (a span's name, service, host, tag keys and values mostly repeat the previous
+ *   span's, and are then sent once per batch);
+ * - `text`: every other string of the batch, one after the other, as one string (copied once by
+ *   `postMessage`, which costs far less than encoding it as UTF-8 here).
  *
  * Each span also carries its chain of local ancestors (`localParent`, up to the local root) as
  * id, name, service and duration (0 while the ancestor still runs), so exporters in the worker
@@ -16,7 +19,7 @@ export interface PackedBatch {
   /** Spans in the batch. */
   readonly count: number;
   readonly numbers: ArrayBuffer;
-  readonly text: ArrayBuffer;
+  readonly text: string;
 }
 
 const HAS_PARENT = 1;
@@ -39,6 +42,28 @@ const TAG_TRUE = 2;
 const TAG_FALSE = 3;
 /** A note without a duration. */
 const NO_DURATION = -1;
+/** In place of a string's length: the same string as the last one in its slot. */
+const REPEAT = -1;
+
+// Slots of the repeat cache. Any assignment is correct as long as packer and unpacker use the
+// same one; these put strings that tend to repeat from span to span in a slot of their own.
+const S_TRACE_ID = 0;
+const S_ID = 1;
+const S_PARENT_ID = 2;
+const S_NAME = 3;
+const S_SERVICE = 4;
+const S_HOST_ADDRESS = 5;
+const S_REMOTE_SERVICE = 6;
+const S_REMOTE_ADDRESS = 7;
+const S_ERROR = 8;
+const S_NOTE = 9;
+const S_ANCESTOR_ID = 10;
+const S_ANCESTOR_NAME = 11;
+const S_ANCESTOR_SERVICE = 12;
+/** Tag i's key and value: slots S_TAGS + 2i and S_TAGS + 2i + 1, the last pair shared past MAX_TAG_SLOTS. */
+const S_TAGS = 13;
+const MAX_TAG_SLOTS = 24;
+const SLOTS = S_TAGS + 2 * MAX_TAG_SLOTS;
 
 function kindCode(kind: SpanKind | undefined): number {
   switch (kind) {
@@ -58,17 +83,20 @@ export class BatchPacker {
   private scratch = new Float64Array(4096);
   private n = 0;
   private text = '';
-  private readonly encoder = new TextEncoder();
+  /** The last string sent in each slot, this batch. */
+  private readonly last: (string | undefined)[] = new Array<string | undefined>(SLOTS).fill(undefined);
 
   /** Packs `spans`; never throws on a span of the FinishedSpan shape. */
   pack(spans: readonly FinishedSpan[]): PackedBatch {
     this.n = 0;
     this.text = '';
     for (let i = 0; i < spans.length; i++) this.span(spans[i]);
-    const numbers = this.scratch.slice(0, this.n).buffer;
-    // One encoding for the whole batch: the concatenated text is flattened and encoded natively.
-    const text = this.encoder.encode(this.text).buffer as ArrayBuffer;
+    // ArrayBuffer#slice is one copy (TypedArray#slice is far slower on this Node).
+    const numbers = this.scratch.buffer.slice(0, this.n * 8);
+    const text = this.text;
     this.text = '';
+    // Each batch starts afresh (a batch may be lost with a worker), and keeps no strings alive.
+    this.last.fill(undefined);
     return { count: spans.length, numbers, text };
   }
 
@@ -100,37 +128,38 @@ export class BatchPacker {
     s[n++] = span.timestamp;
     s[n++] = span.duration;
     this.n = n;
-    this.string(span.traceId);
-    this.string(span.id);
-    if (span.parentId !== undefined) this.string(span.parentId);
-    this.string(span.name);
-    this.string(span.service);
+    this.string(span.traceId, S_TRACE_ID);
+    this.string(span.id, S_ID);
+    if (span.parentId !== undefined) this.string(span.parentId, S_PARENT_ID);
+    this.string(span.name, S_NAME);
+    this.string(span.service, S_SERVICE);
     if (host !== undefined) {
-      if (host.address !== undefined) this.string(host.address);
+      if (host.address !== undefined) this.string(host.address, S_HOST_ADDRESS);
       if (host.port !== undefined) this.scratch[this.n++] = host.port;
     }
     if (remote !== undefined) {
-      if (remote.service !== undefined) this.string(remote.service);
-      if (remote.address !== undefined) this.string(remote.address);
+      if (remote.service !== undefined) this.string(remote.service, S_REMOTE_SERVICE);
+      if (remote.address !== undefined) this.string(remote.address, S_REMOTE_ADDRESS);
       if (remote.port !== undefined) this.scratch[this.n++] = remote.port;
     }
-    if (span.error !== undefined) this.string(span.error);
+    if (span.error !== undefined) this.string(span.error, S_ERROR);
     this.scratch[this.n++] = notes.length;
     for (let i = 0; i < notes.length; i++) {
       const note = notes[i];
       this.scratch[this.n++] = note.timestamp;
       this.scratch[this.n++] = note.duration ?? NO_DURATION;
-      this.string(note.value);
+      this.string(note.value, S_NOTE);
     }
     const countAt = this.n++;
     let tagCount = 0;
     for (const key in tags) {
       const value = tags[key];
+      const slot = S_TAGS + 2 * (tagCount < MAX_TAG_SLOTS ? tagCount : MAX_TAG_SLOTS - 1);
       this.reserve(4);
-      this.string(key);
+      this.string(key, slot);
       if (typeof value === 'string') {
         this.scratch[this.n++] = TAG_STRING;
-        this.string(value);
+        this.string(value, slot + 1);
       } else if (typeof value === 'number') {
         this.scratch[this.n++] = TAG_NUMBER;
         this.scratch[this.n++] = value;
@@ -145,15 +174,20 @@ export class BatchPacker {
     for (let parent = span.localParent; parent !== undefined; parent = parent.localParent) {
       this.reserve(4);
       this.scratch[this.n++] = parent.duration;
-      this.string(parent.id);
-      this.string(parent.name);
-      this.string(parent.service);
+      this.string(parent.id, S_ANCESTOR_ID);
+      this.string(parent.name, S_ANCESTOR_NAME);
+      this.string(parent.service, S_ANCESTOR_SERVICE);
       depth++;
     }
     this.scratch[depthAt] = depth;
   }
 
-  private string(value: string): void {
+  private string(value: string, slot: number): void {
+    if (this.last[slot] === value) {
+      this.scratch[this.n++] = REPEAT;
+      return;
+    }
+    this.last[slot] = value;
     this.scratch[this.n++] = value.length;
     this.text += value;
   }
@@ -195,7 +229,7 @@ interface DecodedSpan {
  */
 export class BatchUnpacker {
   private readonly open = new Map<string, DecodedSpan>();
-  private readonly decoder = new TextDecoder();
+  private readonly last: string[] = new Array<string>(SLOTS).fill('');
   private numbers = new Float64Array(0);
   private text = '';
   private n = 0;
@@ -210,12 +244,13 @@ export class BatchUnpacker {
 
   unpack(batch: PackedBatch): FinishedSpan[] {
     this.numbers = new Float64Array(batch.numbers);
-    this.text = this.decoder.decode(new Uint8Array(batch.text));
+    this.text = batch.text;
     this.n = 0;
     this.at = 0;
     const spans: FinishedSpan[] = [];
     for (let i = 0; i < batch.count; i++) spans.push(this.span());
     this.text = '';
+    this.last.fill('');
     return spans;
   }
 
@@ -223,37 +258,39 @@ export class BatchUnpacker {
     const flags = this.number();
     const timestamp = this.number();
     const duration = this.number();
-    const traceId = this.string();
-    const id = this.string();
-    const parentId = flags & HAS_PARENT ? this.string() : undefined;
-    const name = this.string();
-    const service = this.string();
+    const traceId = this.string(S_TRACE_ID);
+    const id = this.string(S_ID);
+    const parentId = flags & HAS_PARENT ? this.string(S_PARENT_ID) : undefined;
+    const name = this.string(S_NAME);
+    const service = this.string(S_SERVICE);
     let host: DecodedSpan['host'];
     if (flags & HAS_HOST) {
       host = {};
-      if (flags & HAS_HOST_ADDRESS) host.address = this.string();
+      if (flags & HAS_HOST_ADDRESS) host.address = this.string(S_HOST_ADDRESS);
       if (flags & HAS_HOST_PORT) host.port = this.number();
     }
     let remote: DecodedSpan['remote'];
     if (flags & HAS_REMOTE) {
       remote = {};
-      if (flags & HAS_REMOTE_SERVICE) remote.service = this.string();
-      if (flags & HAS_REMOTE_ADDRESS) remote.address = this.string();
+      if (flags & HAS_REMOTE_SERVICE) remote.service = this.string(S_REMOTE_SERVICE);
+      if (flags & HAS_REMOTE_ADDRESS) remote.address = this.string(S_REMOTE_ADDRESS);
       if (flags & HAS_REMOTE_PORT) remote.port = this.number();
     }
-    const error = flags & HAS_ERROR ? this.string() : undefined;
+    const error = flags & HAS_ERROR ? this.string(S_ERROR) : undefined;
     const notes: Note[] = [];
     for (let i = this.number(); i > 0; i--) {
       const noteTimestamp = this.number();
       const noteDuration = this.number();
-      const value = this.string();
+      const value = this.string(S_NOTE);
       notes.push(noteDuration === NO_DURATION ? { timestamp: noteTimestamp, value } : { timestamp: noteTimestamp, value, duration: noteDuration });
     }
     const tags: Record<string, TagValue> = {};
-    for (let i = this.number(); i > 0; i--) {
-      const key = this.string();
+    const tagCount = this.number();
+    for (let i = 0; i < tagCount; i++) {
+      const slot = S_TAGS + 2 * (i < MAX_TAG_SLOTS ? i : MAX_TAG_SLOTS - 1);
+      const key = this.string(slot);
       const type = this.number();
-      tags[key] = type === TAG_STRING ? this.string() : type === TAG_NUMBER ? this.number() : type === TAG_TRUE;
+      tags[key] = type === TAG_STRING ? this.string(slot + 1) : type === TAG_NUMBER ? this.number() : type === TAG_TRUE;
     }
     const localParent = this.ancestors(this.number());
     const kind = KINDS[(flags >> KIND_SHIFT) & 7];
@@ -277,9 +314,9 @@ export class BatchUnpacker {
     let below: DecodedSpan | undefined;
     for (let i = 0; i < depth; i++) {
       const duration = this.number();
-      const id = this.string();
-      const name = this.string();
-      const service = this.string();
+      const id = this.string(S_ANCESTOR_ID);
+      const name = this.string(S_ANCESTOR_NAME);
+      const service = this.string(S_ANCESTOR_SERVICE);
       let ancestor = this.open.get(id);
       const known = ancestor !== undefined;
       if (ancestor === undefined) {
@@ -305,9 +342,9 @@ export class BatchUnpacker {
   private skipAncestors(count: number): void {
     for (let i = 0; i < count; i++) {
       this.number();
-      this.string();
-      this.string();
-      this.string();
+      this.string(S_ANCESTOR_ID);
+      this.string(S_ANCESTOR_NAME);
+      this.string(S_ANCESTOR_SERVICE);
     }
   }
 
@@ -323,11 +360,14 @@ export class BatchUnpacker {
     return this.numbers[this.n++];
   }
 
-  private string(): string {
+  private string(slot: number): string {
     const length = this.numbers[this.n++];
+    if (length === REPEAT) return this.last[slot];
     const start = this.at;
     this.at += length;
-    return ownString(this.text.slice(start, this.at));
+    const value = ownString(this.text.slice(start, this.at));
+    this.last[slot] = value;
+    return value;
   }
 }
 

@@ -105,7 +105,9 @@ async function runOne(name: string, call: () => unknown): Promise<string | undef
     ]);
     return undefined;
   } catch (error) {
-    return `${name}: ${errorMessage(error)}`;
+    const message = errorMessage(error);
+    // Built-in exporters already name themselves ("zipkin: POST … failed").
+    return message.toLowerCase().startsWith(`${name}:`) ? message : `${name}: ${message}`;
   } finally {
     if (timer !== undefined) clearTimeout(timer);
   }

@@ -40,8 +40,8 @@ const MINUTE_MS = 60_000;
 
 /**
  * Runs exporters in a `worker_threads` Worker, off the app's event loop: each batch the tracer
- * hands over is packed into two buffers (`worker-codec.ts`) and transferred with one
- * `postMessage`, and the worker unpacks it and runs its exporters (Zipkin's JSON encoding and
+ * hands over is packed into one buffer of numbers (transferred) and one string of the text
+ * (`worker-codec.ts`) and crosses with one `postMessage`, and the worker unpacks it and runs its exporters (Zipkin's JSON encoding and
  * POST, StatsD's naming and sends). The batch counts as exported once every exporter in the
  * worker took it. A worker that dies is restarted; the spans it held fail (counted as dropped,
  * `exportFailed`, and reported as `TOMOGRAPH_EXPORT_WORKER_EXITED`). The worker never keeps the
@@ -104,10 +104,7 @@ export class WorkerExporter implements Exporter {
     }
     const batch = this.packer.pack(spans);
     const seq = this.nextSeq++;
-    return this.call({ type: 'batch', seq, count: batch.count, numbers: batch.numbers, text: batch.text }, spans.length, [
-      batch.numbers,
-      batch.text,
-    ]);
+    return this.call({ type: 'batch', seq, count: batch.count, numbers: batch.numbers, text: batch.text }, spans.length, [batch.numbers]);
   }
 
   /** Asks every exporter in the worker to send what it buffers. */
