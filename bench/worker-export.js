@@ -11,15 +11,20 @@
  *    (`_http-*.js`, Express 5) pinned to core 0 (`taskset -c 0`: the export worker shares that
  *    core); autocannon and the Zipkin sink on core 1. Variants run in rotating order, a fresh
  *    server each, `--warmup` s at the rate before the measured `--seconds`; medians over rounds.
- * 2. Main-thread instructions per exported span, from `bench/instructions.js` (callgrind, node
- *    `--single-threaded`, /hello on Express 5): a variant's instructions per request minus those
- *    of the same tracer with an exporter that drops every batch, over the spans each request
- *    exports (1 for tomograph; OpenTelemetry's, as its sink counted them). For the worker variant
- *    only the main thread is counted (`--separate-threads=yes`, thread 1).
+ * 2. Main-thread instructions per exported span, under callgrind (node `--single-threaded`,
+ *    `--separate-threads=yes`: thread 1 is the app's): `_worker-export-spans.js` makes rounds of
+ *    512 HTTP-server-like spans and flushes each round, for tomograph (Zipkin on the main thread,
+ *    Zipkin in a worker, an exporter that drops) and OpenTelemetry (BatchSpanProcessor +
+ *    exporter-zipkin, or an exporter that drops); the counters are zeroed after the warm-up
+ *    rounds. Per exported span: a variant minus the same tracer's dropping variant, over the
+ *    spans counted. The spans' own making cancels out; what is left is queueing, encoding (or
+ *    packing), the POST and its answer. (`bench/instructions.js --variants tomograph-worker`
+ *    gives the same per request of a whole Express server, where run-to-run noise of 1-2% is
+ *    as large as the export itself.)
  *
  *   npm run build && node bench/worker-export.js [--rounds 3] [--seconds 5] [--warmup 2]
  *     [--connections 10] [--route hello] [--loads 50,90] [--no-instructions] [--no-latency]
- *     [--dist dir]
+ *     [--span-warmup-rounds 20] [--span-rounds 20] [--keep] [--dist dir]
  */
 const { spawn } = require('node:child_process');
 const path = require('node:path');
@@ -127,47 +132,89 @@ async function latency() {
 }
 
 async function instructionsPerSpan() {
-  const variants = ['tomograph-noexport', 'tomograph', 'tomograph-worker', 'otel-noop', 'otel'];
-  const json = path.join(require('node:os').tmpdir(), `tomograph-worker-export-${process.pid}.json`);
-  const stderr = await run(process.execPath, [
-    path.join(__dirname, 'instructions.js'), '--express', '5', '--routes', route, '--variants', variants.join(','), '--json', json, '--dist', dist,
-  ]);
-  const results = JSON.parse(require('node:fs').readFileSync(json, 'utf8'))['5'][route];
-  require('node:fs').rmSync(json, { force: true });
-  // Spans per request as the sink counted them: "<variant> ...: ... zipkin sink: N spans for M requests".
-  const spansPerRequest = (variant) => {
-    const line = stderr.split('\n').find((l) => l.includes(` ${variant}: `) && l.includes('zipkin sink:'));
-    const match = line && /zipkin sink: (\d+) spans for (\d+) requests/.exec(line);
-    return match ? Number(match[1]) / Number(match[2]) : 1;
-  };
-  const perSpan = (variant, base) => (median(results[variant]) - median(results[base])) / spansPerRequest(variant);
+  const fs = require('node:fs');
+  const tmp = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'tomograph-worker-export-cg-'));
+  const sink = await startSink();
+  const zipkinUrl = `http://127.0.0.1:${sink.port}/api/v2/spans`;
+  const counts = {};
+  try {
+    for (const variant of spanVariants) {
+      counts[variant] = await callgrindSpans(variant, zipkinUrl, tmp);
+      const { main, all, spans } = counts[variant];
+      process.stderr.write(`${variant}: main thread ${(main / spans).toFixed(0)} instructions/span, all threads ${(all / spans).toFixed(0)}\n`);
+    }
+  } finally {
+    sink.child.disconnect();
+    if (keep === undefined) fs.rmSync(tmp, { recursive: true, force: true });
+    else process.stderr.write(`callgrind dumps kept in ${tmp}\n`);
+  }
+  const perSpan = (variant, base, which = 'main') => (counts[variant][which] - counts[base][which]) / counts[variant].spans;
   const otel = perSpan('otel', 'otel-noop');
   console.log(
-    `worker-export instructions: main-thread instructions per exported span, bench/instructions.js (callgrind, node --single-threaded, ` +
-      `Express 5 /${route}, batches leave full): a variant minus the same tracer with a dropping exporter, per span exported`,
+    `worker-export instructions: instructions per exported span (callgrind, node ${process.version} --single-threaded, ` +
+      `${counts.tomograph.spans} spans counted after ${spanWarmupRounds * 512} of warm-up, in full batches of 512, each flushed; ` +
+      'Zipkin to a local sink; bench/_worker-export-spans.js): a variant minus the same tracer with an exporter that drops every batch',
   );
   console.log('');
-  console.log('| variant | k instructions/request | spans/request | main-thread instructions per exported span | vs OpenTelemetry |');
-  console.log('|---|---:|---:|---:|---:|');
+  console.log('| variant | main thread: instructions per exported span | vs OpenTelemetry | all threads: instructions per exported span |');
+  console.log('|---|---:|---:|---:|');
   for (const [variant, base] of [['tomograph', 'tomograph-noexport'], ['tomograph-worker', 'tomograph-noexport'], ['otel', 'otel-noop']]) {
     const value = perSpan(variant, base);
-    console.log(
-      `| ${variant} | ${(median(results[variant]) / 1000).toFixed(1)} | ${spansPerRequest(variant).toFixed(2)} | ${value.toFixed(0)} | ${(value / otel).toFixed(3)}x |`,
-    );
+    console.log(`| ${variant} | ${value.toFixed(0)} | ${(value / otel).toFixed(3)}x | ${perSpan(variant, base, 'all').toFixed(0)} |`);
   }
   console.log('');
 }
 
-function run(command, argv) {
+const spanWarmupRounds = numberOption('span-warmup-rounds', 20);
+const keep = args.includes('--keep') ? true : undefined;
+const spanVariants = opt('span-variants', 'tomograph-noexport,tomograph,tomograph-worker,otel-noop,otel').split(',');
+const spanRounds = numberOption('span-rounds', 20);
+
+/** Runs the span loop of `variant` under callgrind; returns the main thread's and all threads' counts over the counted rounds. */
+async function callgrindSpans(variant, zipkinUrl, tmp) {
+  const fs = require('node:fs');
+  const out = path.join(tmp, `callgrind.${variant}`);
+  const child = spawn('valgrind', [
+    '--tool=callgrind', `--callgrind-out-file=${out}`, '--dump-instr=no', '--dump-line=no', '--separate-threads=yes',
+    process.execPath, '--single-threaded', path.join(__dirname, '_worker-export-spans.js'),
+  ], {
+    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+    env: { ...process.env, BENCH_VARIANT: variant, ZIPKIN_URL: zipkinUrl, TOMOGRAPH_DIST: dist, WARMUP_ROUNDS: String(spanWarmupRounds), ROUNDS: String(spanRounds) },
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const next = () => new Promise((resolve, reject) => {
+    child.once('message', resolve);
+    child.once('exit', (code) => reject(new Error(`${variant} exited (${code}):\n${stderr.slice(-2000)}`)));
+  });
+  try {
+    await next();
+    await control('-z', child.pid);
+    const before = new Set(fs.readdirSync(tmp));
+    const done = next();
+    child.send('go');
+    const { spans } = await done;
+    await control('-d', child.pid);
+    const dumps = fs.readdirSync(tmp).filter((f) => !before.has(f) && f.startsWith(path.basename(out)));
+    const main = dumps.filter((f) => f.endsWith('-01'));
+    if (main.length !== 1) throw new Error(`expected one main-thread dump for ${variant}, found ${dumps.join(', ') || 'none'}`);
+    const count = (f) => Number(/^(?:summary|totals):\s+(\d+)/m.exec(fs.readFileSync(path.join(tmp, f), 'utf8'))[1]);
+    return { main: count(main[0]), all: dumps.reduce((sum, f) => sum + count(f), 0), spans };
+  } finally {
+    child.removeAllListeners('exit');
+    child.kill('SIGKILL');
+  }
+}
+
+/** `callgrind_control <flag> <pid>`; rejects if it fails. */
+function control(flag, pid) {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, argv, { stdio: ['ignore', 'inherit', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (chunk) => {
-      err += chunk;
-      process.stderr.write(chunk);
-    });
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(err) : reject(new Error(`${path.basename(argv[0])} failed (${code})`))));
+    const child = spawn('callgrind_control', [flag, String(pid)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.stderr.on('data', (chunk) => (out += chunk));
+    child.once('error', reject);
+    child.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`callgrind_control ${flag} ${pid} failed (${code}): ${out}`))));
   });
 }
 

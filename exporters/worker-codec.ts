@@ -47,21 +47,18 @@ const REPEAT = -1;
 
 // Slots of the repeat cache. Any assignment is correct as long as packer and unpacker use the
 // same one; these put strings that tend to repeat from span to span in a slot of their own.
-const S_TRACE_ID = 0;
-const S_ID = 1;
-const S_PARENT_ID = 2;
-const S_NAME = 3;
-const S_SERVICE = 4;
-const S_HOST_ADDRESS = 5;
-const S_REMOTE_SERVICE = 6;
-const S_REMOTE_ADDRESS = 7;
-const S_ERROR = 8;
-const S_NOTE = 9;
-const S_ANCESTOR_ID = 10;
-const S_ANCESTOR_NAME = 11;
-const S_ANCESTOR_SERVICE = 12;
+// (Ids are sent as they are, without a slot: they seldom repeat, and comparing costs more.)
+const S_NAME = 0;
+const S_SERVICE = 1;
+const S_HOST_ADDRESS = 2;
+const S_REMOTE_SERVICE = 3;
+const S_REMOTE_ADDRESS = 4;
+const S_ERROR = 5;
+const S_NOTE = 6;
+const S_ANCESTOR_NAME = 7;
+const S_ANCESTOR_SERVICE = 8;
 /** Tag i's key and value: slots S_TAGS + 2i and S_TAGS + 2i + 1, the last pair shared past MAX_TAG_SLOTS. */
-const S_TAGS = 13;
+const S_TAGS = 9;
 const MAX_TAG_SLOTS = 24;
 const SLOTS = S_TAGS + 2 * MAX_TAG_SLOTS;
 
@@ -128,9 +125,9 @@ export class BatchPacker {
     s[n++] = span.timestamp;
     s[n++] = span.duration;
     this.n = n;
-    this.string(span.traceId, S_TRACE_ID);
-    this.string(span.id, S_ID);
-    if (span.parentId !== undefined) this.string(span.parentId, S_PARENT_ID);
+    this.unique(span.traceId);
+    this.unique(span.id);
+    if (span.parentId !== undefined) this.unique(span.parentId);
     this.string(span.name, S_NAME);
     this.string(span.service, S_SERVICE);
     if (host !== undefined) {
@@ -174,12 +171,18 @@ export class BatchPacker {
     for (let parent = span.localParent; parent !== undefined; parent = parent.localParent) {
       this.reserve(4);
       this.scratch[this.n++] = parent.duration;
-      this.string(parent.id, S_ANCESTOR_ID);
+      this.unique(parent.id);
       this.string(parent.name, S_ANCESTOR_NAME);
       this.string(parent.service, S_ANCESTOR_SERVICE);
       depth++;
     }
     this.scratch[depthAt] = depth;
+  }
+
+  /** A string that rarely repeats (an id): sent as it is, with no comparison. */
+  private unique(value: string): void {
+    this.scratch[this.n++] = value.length;
+    this.text += value;
   }
 
   private string(value: string, slot: number): void {
@@ -258,9 +261,9 @@ export class BatchUnpacker {
     const flags = this.number();
     const timestamp = this.number();
     const duration = this.number();
-    const traceId = this.string(S_TRACE_ID);
-    const id = this.string(S_ID);
-    const parentId = flags & HAS_PARENT ? this.string(S_PARENT_ID) : undefined;
+    const traceId = this.unique();
+    const id = this.unique();
+    const parentId = flags & HAS_PARENT ? this.unique() : undefined;
     const name = this.string(S_NAME);
     const service = this.string(S_SERVICE);
     let host: DecodedSpan['host'];
@@ -314,7 +317,7 @@ export class BatchUnpacker {
     let below: DecodedSpan | undefined;
     for (let i = 0; i < depth; i++) {
       const duration = this.number();
-      const id = this.string(S_ANCESTOR_ID);
+      const id = this.unique();
       const name = this.string(S_ANCESTOR_NAME);
       const service = this.string(S_ANCESTOR_SERVICE);
       let ancestor = this.open.get(id);
@@ -342,7 +345,7 @@ export class BatchUnpacker {
   private skipAncestors(count: number): void {
     for (let i = 0; i < count; i++) {
       this.number();
-      this.string(S_ANCESTOR_ID);
+      this.unique();
       this.string(S_ANCESTOR_NAME);
       this.string(S_ANCESTOR_SERVICE);
     }
@@ -358,6 +361,13 @@ export class BatchUnpacker {
 
   private number(): number {
     return this.numbers[this.n++];
+  }
+
+  private unique(): string {
+    const length = this.numbers[this.n++];
+    const start = this.at;
+    this.at += length;
+    return ownString(this.text.slice(start, this.at));
   }
 
   private string(slot: number): string {
