@@ -23,7 +23,8 @@
  *    as large as the export itself.)
  *
  *   npm run build && node bench/worker-export.js [--rounds 3] [--seconds 5] [--warmup 2]
- *     [--connections 10] [--route hello] [--loads 50,90] [--no-instructions] [--no-latency]
+ *     [--connections 10] [--route hello] [--loads 50,90] [--variants untraced,tomograph,tomograph-worker,otel]
+ *     [--no-instructions] [--no-latency]
  *     [--span-warmup-rounds 20] [--span-rounds 20] [--keep] [--dist dir]
  */
 const { spawn } = require('node:child_process');
@@ -49,7 +50,11 @@ const VARIANTS = {
   tomograph: { file: '_http-tomograph.js', service: 'bench-tomograph', what: 'tomograph, ZipkinExporter on the main thread' },
   'tomograph-worker': { file: '_http-tomograph.js', service: 'bench-tomograph', what: "tomograph, Zipkin export in a worker thread (exportIn: 'worker')" },
   otel: { file: '_http-otel.js', service: 'bench-otel', what: 'OpenTelemetry: http + express instrumentations, BatchSpanProcessor, exporter-zipkin' },
+  // A control (not run by default): does an idle worker thread alone change the main thread's delay?
+  'untraced-idle-worker': { file: '_http-untraced.js', idleWorker: true, what: 'no tracing, plus an idle worker thread (control)' },
 };
+const variantNames = opt('variants', 'untraced,tomograph,tomograph-worker,otel').split(',');
+for (const v of variantNames) if (!VARIANTS[v]) throw new Error(`unknown variant ${v} (have: ${Object.keys(VARIANTS).join(', ')})`);
 
 if (pin) spawnSyncPin();
 
@@ -79,7 +84,7 @@ async function latency() {
       process.stderr.write(`peak round ${round + 1}: ${peaks[round].toFixed(0)} req/s\n`);
     }
     const peak = median(peaks);
-    const names = Object.keys(VARIANTS);
+    const names = variantNames;
     /** results[load][variant] = [{ eld, p99 }] */
     const results = Object.fromEntries(loads.map((l) => [l, Object.fromEntries(names.map((v) => [v, []]))]));
     for (let round = 0; round < rounds; round++) {
@@ -114,7 +119,7 @@ async function latency() {
     console.log('| load | variant | event-loop delay p99 ms | vs untraced | latency p99 ms | req/s served | what |');
     console.log('|---|---|---:|---:|---:|---:|---|');
     for (const percent of loads) {
-      const base = median(results[percent].untraced.map((r) => r.eld));
+      const base = median(results[percent][names[0]].map((r) => r.eld));
       for (const variant of names) {
         const runs = results[percent][variant];
         const eld = median(runs.map((r) => r.eld));
@@ -149,6 +154,7 @@ async function instructionsPerSpan() {
     else process.stderr.write(`callgrind dumps kept in ${tmp}\n`);
   }
   const perSpan = (variant, base, which = 'main') => (counts[variant][which] - counts[base][which]) / counts[variant].spans;
+  if (spanVariants.length < 5) return; // a subset (--span-variants): the counts above are the result
   const otel = perSpan('otel', 'otel-noop');
   console.log(
     `worker-export instructions: instructions per exported span (callgrind, node ${process.version} --single-threaded, ` +
@@ -227,7 +233,7 @@ function startServer(variant, zipkinUrl) {
   const cmd = pin ? ['taskset', ['-c', '0', ...argv]] : [argv[0], argv.slice(1)];
   const child = spawn(cmd[0], cmd[1], {
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-    env: { ...process.env, BENCH_VARIANT: variant, ZIPKIN_URL: zipkinUrl, TOMOGRAPH_DIST: dist },
+    env: { ...process.env, BENCH_VARIANT: variant, ZIPKIN_URL: zipkinUrl, TOMOGRAPH_DIST: dist, BENCH_IDLE_WORKER: VARIANTS[variant].idleWorker ? '1' : '' },
   });
   return new Promise((resolve, reject) => {
     let out = '';
