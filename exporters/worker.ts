@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { codes } from '../lib/codes';
 import { Diagnostics, errorMessage } from '../lib/diagnostics';
+import { RUNS_IN_WORKER } from '../lib/env-exporters';
 import { describeValue, invalidOption } from '../lib/options';
 import type { DiagnosticEvent, Exporter, ExporterHost, FinishedSpan } from '../lib/types';
 import { BatchPacker } from './worker-codec';
@@ -48,6 +49,8 @@ const MINUTE_MS = 60_000;
  * process alive while it is idle.
  */
 export class WorkerExporter implements Exporter {
+  /** `exportIn: 'worker'` takes this exporter as it is: its work already runs in a worker. */
+  readonly [RUNS_IN_WORKER] = true;
   private readonly specs: readonly ResolvedSpec[];
   private readonly exportTimeoutMs: number;
   private readonly maxRestartsPerMinute: number;

@@ -13,6 +13,9 @@ export interface EnvExporterFactory {
   describe?(env: NodeJS.ProcessEnv): ExporterSpec;
 }
 
+/** Marks an exporter that runs its work in a worker thread itself (`WorkerExporter`): `exportIn: 'worker'` takes it as it is. */
+export const RUNS_IN_WORKER: unique symbol = Symbol.for('tomograph.runsInWorker');
+
 /** Makes the one exporter that runs `specs` in a worker thread (`tomograph/worker`'s WorkerExporter). */
 export type WorkerExporterFactory = (specs: readonly ExporterSpec[], exportTimeoutMs: number) => Exporter;
 let workerFactory: WorkerExporterFactory | undefined;

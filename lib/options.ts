@@ -1,5 +1,5 @@
 import { codes } from './codes';
-import { exporterSpecsFromEnv, exportersFromEnv, workerExporterFactory } from './env-exporters';
+import { exporterSpecsFromEnv, exportersFromEnv, RUNS_IN_WORKER, workerExporterFactory } from './env-exporters';
 import type { ContextStoreName } from './context';
 import type { Clock } from './clock';
 import type { DiagnosticListener } from './diagnostics';
@@ -284,7 +284,7 @@ function resolveExporters(options: TracerOptions, env: NodeJS.ProcessEnv, export
       if (!isExporter) throw invalidOption(`exporters[${i}] has no export(spans) method${exporter !== null && typeof exporter === 'object' ? " (an exporter described by data needs exportIn: 'worker')" : ''}`);
       exporters.push(exporter as Exporter);
     } else if (isExporter) {
-      if ((exporter as { constructor?: { name?: string } }).constructor?.name !== 'WorkerExporter') {
+      if ((exporter as { [RUNS_IN_WORKER]?: unknown })[RUNS_IN_WORKER] !== true) {
         throw invalidOption(`exporters[${i}] is an exporter object, which cannot run in the export worker (exportIn: 'worker'): describe it by data ({ zipkin: {...} }, { statsd: {...} }, { module, export, options }), or use exportIn: 'main'`);
       }
       exporters.push(exporter as Exporter);

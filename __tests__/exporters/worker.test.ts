@@ -295,6 +295,17 @@ describe('export in a worker thread', () => {
     expect(configure({ exportIn: 'elsewhere' as never })).toThrow(/exportIn must be 'main' or 'worker'/);
     expect(configure({ exporters: [{ zipkin: { url: 'http://127.0.0.1:1/' } }] })).toThrow(/needs exportIn: 'worker'/);
   });
+
+  it('takes a WorkerExporter as it is, beside exporters described by data', async () => {
+    const [one, two] = await Promise.all([collector(), collector()]);
+    const ready = new workerModule.WorkerExporter({ exporters: [{ zipkin: { url: one.url } }] });
+    const { tracer: t } = tracer({ exportIn: 'worker', exporters: [ready, { zipkin: { url: two.url } }] });
+    expect(t.stats().exporters.map((e) => e.name)).toEqual(['WorkerExporter#0', 'WorkerExporter#1']);
+    t.trace('both', () => undefined);
+    await t.flush();
+    await Promise.all([one.waitForSpans(1), two.waitForSpans(1)]);
+    expect(t.stats().spansExported).toBe(1);
+  });
 });
 
 function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
