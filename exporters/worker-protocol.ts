@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { describeValue, invalidOption } from '../lib/options';
 import type { Exporter } from '../lib/types';
-import type { PackedBatch } from './worker-codec';
+import type { PackedBatch } from './worker-format';
 import type { StatsdExporterOptions } from './statsd';
 import type { ZipkinExporterOptions } from './zipkin';
 

@@ -8,7 +8,7 @@ import { type MessagePort, workerData } from 'node:worker_threads';
 import { errorMessage } from '../lib/diagnostics';
 import { isThenable } from '../lib/thenable';
 import type { Exporter, ExporterHost, FinishedSpan } from '../lib/types';
-import { BatchUnpacker } from './worker-codec';
+import { BatchUnpacker } from './worker-unpack';
 import { makeExporters, type ResolvedSpec, type ToMain, type ToWorker } from './worker-protocol';
 
 interface StartData {

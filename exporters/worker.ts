@@ -6,7 +6,7 @@ import { Diagnostics, errorMessage } from '../lib/diagnostics';
 import { RUNS_IN_WORKER } from '../lib/env-exporters';
 import { describeValue, invalidOption } from '../lib/options';
 import type { DiagnosticEvent, Exporter, ExporterHost, FinishedSpan } from '../lib/types';
-import { BatchPacker } from './worker-codec';
+import { BatchPacker } from './worker-pack';
 import { type ResolvedSpec, resolveSpecs, type ToMain, type ToWorker, type WorkerExporterSpec } from './worker-protocol';
 
 export type { WorkerExporterSpec } from './worker-protocol';
@@ -42,8 +42,9 @@ const MINUTE_MS = 60_000;
 /**
  * Runs exporters in a `worker_threads` Worker, off the app's event loop: each batch the tracer
  * hands over is packed into one buffer of numbers (transferred) and one string of the text
- * (`worker-codec.ts`) and crosses with one `postMessage`, and the worker unpacks it and runs its exporters (Zipkin's JSON encoding and
- * POST, StatsD's naming and sends). The batch counts as exported once every exporter in the
+ * (`worker-pack.ts`, format in `worker-format.ts`) and crosses with one `postMessage`; the worker
+ * unpacks it (`worker-unpack.ts`) and runs its exporters (Zipkin's JSON encoding and POST,
+ * StatsD's naming and sends). The batch counts as exported once every exporter in the
  * worker took it. A worker that dies is restarted; the spans it held fail (counted as dropped,
  * `exportFailed`, and reported as `TOMOGRAPH_EXPORT_WORKER_EXITED`). The worker never keeps the
  * process alive while it is idle.

@@ -2,7 +2,8 @@ import { ManualClock, Tracer } from '../../lib/index';
 import { MemoryExporter } from '../../lib/memory-exporter';
 import { sequentialIdGenerator } from '../../lib/ids';
 import type { FinishedSpan } from '../../lib/types';
-import { BatchPacker, BatchUnpacker } from '../../exporters/worker-codec';
+import { BatchPacker } from '../../exporters/worker-pack';
+import { BatchUnpacker } from '../../exporters/worker-unpack';
 
 // The batch format between the main thread and the export worker: every field of a finished
 // span survives the trip, and local ancestors arrive as one object per ancestor that becomes the
