@@ -7,6 +7,7 @@
  *   tomograph-noexport  an exporter that drops every batch (the cost of tracing alone)
  *   tomograph-encode    an exporter that encodes each batch as the Zipkin exporter does, and drops it
  *   tomograph-statsd    `StatsdExporter` (UDP) to the local sink (STATSD_PORT)
+ *   tomograph-worker    Zipkin export to the local sink from a worker thread (`exportIn: 'worker'`)
  *   tomograph-no-router-errors  as `tomograph`, but the middleware's subscription to the router's
  *                      error channel is skipped (a piece variant: what that subscription costs)
  * With BENCH_KNEX=1 the app serves `/knex`, its Knex instance under `instrumentKnex`.
@@ -42,7 +43,11 @@ function makeExporter() {
     }
   }
 }
-const options = { serviceName: 'bench-tomograph', exporters: [makeExporter()] };
+// exportIn: 'worker' takes exporters described by data; the package entry registers how to run them.
+if (variant === 'tomograph-worker') require(path.join(dist, 'exporters/env'));
+const options = variant === 'tomograph-worker'
+  ? { serviceName: 'bench-tomograph', exportIn: 'worker', exporters: [{ zipkin: { url: process.env.ZIPKIN_URL } }] }
+  : { serviceName: 'bench-tomograph', exporters: [makeExporter()] };
 if (process.env.BENCH_TRACER_OPTIONS) Object.assign(options, JSON.parse(process.env.BENCH_TRACER_OPTIONS));
 const tracer = new Tracer(options);
 instrumentHttp({ tracer });

@@ -28,7 +28,7 @@
  *
  * Variants (`--variants`, default all but the piece variants marked *):
  *   untraced, empty-mw*, als, tomograph-noexport, tomograph-encode*, tomograph,
- *   tomograph-no-router-errors*, tomograph-statsd,
+ *   tomograph-no-router-errors*, tomograph-statsd, tomograph-worker (main thread's count; all threads' in the log),
  *   otel, otel-noop*, zipkin-js
  * `--keep dir` keeps each callgrind dump there (for `callgrind_annotate --inclusive=yes`).
  * `--tracer-options '{"maxBatchSize":2048}'` passes options to tomograph's Tracer.
@@ -50,6 +50,7 @@ const VARIANTS = {
   tomograph: { file: '_http-tomograph.js', service: 'bench-tomograph', what: 'tomograph + ZipkinExporter' },
   'tomograph-no-router-errors': { file: '_http-tomograph.js', service: 'bench-tomograph', what: 'tomograph + ZipkinExporter, without the router error-channel subscription', piece: true },
   'tomograph-statsd': { file: '_http-tomograph.js', statsd: true, what: 'tomograph + StatsdExporter (UDP)' },
+  'tomograph-worker': { file: '_http-tomograph.js', service: 'bench-tomograph', threads: true, what: "tomograph + Zipkin export in a worker thread (exportIn: 'worker'): the main thread's instructions" },
   otel: { file: '_http-otel.js', service: 'bench-otel', what: 'OpenTelemetry: http + express (+ knex) instrumentations, BatchSpanProcessor, exporter-zipkin' },
   'otel-noop': { file: '_http-otel.js', what: 'OpenTelemetry, exporter that drops', piece: true },
   'zipkin-js': { file: '_http-zipkin-js.js', service: 'bench-zipkin-js', what: 'zipkin-js: instrumentation-express, CLSContext, BatchRecorder, HttpLogger (no Knex instrumentation exists)' },
@@ -165,6 +166,8 @@ async function measure({ express, route, variant, tmp, zipkinSink, statsdSink, r
       `--callgrind-out-file=${outFile}`,
       '--dump-instr=no',
       '--dump-line=no',
+      // A worker thread: one dump per thread, and the main thread's (-01) is the app's count.
+      ...(VARIANTS[variant].threads ? ['--separate-threads=yes'] : []),
       process.execPath,
       '--single-threaded',
       path.join(__dirname, VARIANTS[variant].file),
@@ -194,9 +197,14 @@ async function measure({ express, route, variant, tmp, zipkinSink, statsdSink, r
     await drive(url, agent, requests);
     await control('-d', child.pid);
     agent.destroy();
-    const dumps = fs.readdirSync(tmp).filter((f) => !before.has(f) && f.startsWith(path.basename(outFile)));
-    if (dumps.length !== 1) throw new Error(`expected one new callgrind dump for ${tag}, found ${dumps.join(', ') || 'none'}`);
+    const all = fs.readdirSync(tmp).filter((f) => !before.has(f) && f.startsWith(path.basename(outFile)));
+    const dumps = VARIANTS[variant].threads ? all.filter((f) => f.endsWith('-01')) : all;
+    if (dumps.length !== 1) throw new Error(`expected one new callgrind dump for ${tag}, found ${all.join(', ') || 'none'}`);
     const instructions = totalInstructions(path.join(tmp, dumps[0]));
+    if (all.length > 1) {
+      const everyThread = all.reduce((sum, f) => sum + totalInstructions(path.join(tmp, f)), 0);
+      process.stderr.write(`  ${tag}: all ${all.length} threads ${(everyThread / requests / 1000).toFixed(1)} k instructions/request\n`);
+    }
     const exited = new Promise((resolve) => child.once('exit', resolve));
     const stopped = await ask(child, 'stop');
     await exited;

@@ -16,6 +16,7 @@ const ORDER = [
   'statsd-export',
   'http',
   'instructions',
+  'worker-export',
   'knex',
   'trace-page',
   'trace-context',

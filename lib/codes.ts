@@ -56,6 +56,8 @@ export const codes = {
   METRICS_EXPORT_TIMEOUT: 'TOMOGRAPH_METRICS_EXPORT_TIMEOUT',
   /** Graphite: lines dropped (buffer full while carbon was away) or not sent (NaN, infinite, too long). */
   GRAPHITE_LINES_DROPPED: 'TOMOGRAPH_GRAPHITE_LINES_DROPPED',
+  /** The export worker (`WorkerExporter`) died or could not start; the spans it held were dropped (`exportFailed`). */
+  EXPORT_WORKER_EXITED: 'TOMOGRAPH_EXPORT_WORKER_EXITED',
   /** Host-wide stats: a socket could not be served, or a process's stats could not be read. */
   HOST_STATS_ERROR: 'TOMOGRAPH_HOST_STATS_ERROR',
 } as const;

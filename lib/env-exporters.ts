@@ -1,4 +1,4 @@
-import type { Exporter } from './types';
+import type { Exporter, ExporterSpec } from './types';
 
 /**
  * An exporter the environment can turn on: when `configure` (or `new Tracer`) is given no
@@ -9,6 +9,25 @@ export interface EnvExporterFactory {
   readonly variable: string;
   /** Makes the exporter from the environment; may throw a `TypeError` for a wrong value. */
   create(env: NodeJS.ProcessEnv): Exporter;
+  /** The same exporter described by data, for the export worker (`exportIn: 'worker'`). */
+  describe?(env: NodeJS.ProcessEnv): ExporterSpec;
+}
+
+/** Marks an exporter that runs its work in a worker thread itself (`WorkerExporter`): `exportIn: 'worker'` takes it as it is. */
+export const RUNS_IN_WORKER: unique symbol = Symbol.for('tomograph.runsInWorker');
+
+/** Makes the one exporter that runs `specs` in a worker thread (`tomograph/worker`'s WorkerExporter). */
+export type WorkerExporterFactory = (specs: readonly ExporterSpec[], exportTimeoutMs: number) => Exporter;
+let workerFactory: WorkerExporterFactory | undefined;
+
+/** Registers how `exportIn: 'worker'` makes its worker exporter (done by the package entry). */
+export function registerWorkerExporter(factory: WorkerExporterFactory): void {
+  workerFactory = factory;
+}
+
+/** The registered worker exporter factory; undefined when the package entry was not loaded. */
+export function workerExporterFactory(): WorkerExporterFactory | undefined {
+  return workerFactory;
 }
 
 // The core does not know its exporters (lib/ imports nothing from exporters/): they register
@@ -34,4 +53,16 @@ export function exportersFromEnv(env: NodeJS.ProcessEnv): Exporter[] {
     if (value !== undefined && value.trim() !== '') exporters.push(factory.create(env));
   }
   return exporters;
+}
+
+/** The exporters the environment asks for, described by data for the export worker. */
+export function exporterSpecsFromEnv(env: NodeJS.ProcessEnv): ExporterSpec[] {
+  const specs: ExporterSpec[] = [];
+  for (const factory of factories) {
+    const value = env[factory.variable];
+    if (value === undefined || value.trim() === '') continue;
+    if (factory.describe === undefined) throw new TypeError(`${factory.variable}: this exporter cannot run in the export worker`);
+    specs.push(factory.describe(env));
+  }
+  return specs;
 }

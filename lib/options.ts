@@ -1,11 +1,11 @@
 import { codes } from './codes';
-import { exportersFromEnv } from './env-exporters';
+import { exporterSpecsFromEnv, exportersFromEnv, RUNS_IN_WORKER, workerExporterFactory } from './env-exporters';
 import type { ContextStoreName } from './context';
 import type { Clock } from './clock';
 import type { DiagnosticListener } from './diagnostics';
 import type { IdGenerator } from './ids';
 import type { Sampler } from './sampling';
-import type { Exporter, PropagationFormat } from './types';
+import type { Exporter, ExporterSpec, PropagationFormat } from './types';
 
 /** Everything `configure` takes. Every field is optional. */
 export interface TracerOptions {
@@ -15,7 +15,14 @@ export interface TracerOptions {
    * Where finished spans go. Default: those the environment asks for (`TOMOGRAPH_ZIPKIN_URL`,
    * `TOMOGRAPH_STATSD_HOST`), else none (spans are then counted as dropped, `noExporter`).
    */
-  exporters?: readonly Exporter[];
+  exporters?: readonly (Exporter | ExporterSpec)[];
+  /**
+   * Where exporters run: `'main'`, or `'worker'`: in one worker thread (`tomograph/worker`), so
+   * encoding and sending never take the app's event loop. With `'worker'`, `exporters` are
+   * described by data (`{ zipkin: {...} }`, `{ statsd: {...} }`, `{ module, export, options }`),
+   * or are `WorkerExporter`s. Default: `TOMOGRAPH_EXPORT_IN`, else `'main'`.
+   */
+  exportIn?: 'main' | 'worker';
   /** The async-context store. Default `'async-local-storage'`. */
   context?: ContextStoreName;
   /** With `context: 'cls-hooked'`: the name of an existing namespace to share. */
@@ -106,7 +113,7 @@ const FORMATS: readonly PropagationFormat[] = ['x-trace-info', 'traceparent', 'b
 const KNOWN_OPTIONS = new Set([
   'serviceName', 'exporters', 'context', 'clsNamespace', 'sampler', 'maxTracesPerSecond', 'propagation', 'maxQueueSize',
   'maxBatchSize', 'scheduledDelayMs', 'exportTimeoutMs', 'onDiagnostic', 'disabled', 'host',
-  'clock', 'idGenerator', 'random', 'flushOnExit', 'resource', 'baggageTags',
+  'clock', 'idGenerator', 'random', 'flushOnExit', 'resource', 'baggageTags', 'exportIn',
 ]);
 
 /**
@@ -154,14 +161,6 @@ export function resolveOptions(options: TracerOptions, env: NodeJS.ProcessEnv = 
   if (typeof serviceName !== 'string' || serviceName.trim() === '') {
     throw invalidOption(`serviceName must be a non-empty string, not ${describeValue(serviceName)}`);
   }
-
-  const exporters = options.exporters ?? exportersFromEnv(env);
-  if (!Array.isArray(exporters)) throw invalidOption(`exporters must be an array, not ${describeValue(exporters)}`);
-  exporters.forEach((exporter, i) => {
-    if (exporter === null || typeof exporter !== 'object' || typeof exporter.export !== 'function') {
-      throw invalidOption(`exporters[${i}] has no export(spans) method`);
-    }
-  });
 
   const context = options.context ?? 'async-local-storage';
   if (context !== 'async-local-storage' && context !== 'cls-hooked') {
@@ -237,9 +236,11 @@ export function resolveOptions(options: TracerOptions, env: NodeJS.ProcessEnv = 
     throw invalidOption('baggageTags must be a boolean or an array of baggage keys');
   }
 
+  // Last: with exportIn 'worker' this starts a thread, so only once every other option is right.
+  const exporters = resolveExporters(options, env, exportTimeoutMs);
   return {
     serviceName,
-    exporters: [...exporters],
+    exporters,
     context,
     clsNamespace: options.clsNamespace,
     sampler,
@@ -256,6 +257,47 @@ export function resolveOptions(options: TracerOptions, env: NodeJS.ProcessEnv = 
     resource,
     baggageTags: baggageTags === true ? true : Array.isArray(baggageTags) && baggageTags.length > 0 ? new Set(baggageTags) : undefined,
   };
+}
+
+/**
+ * The exporters, checked: Exporter objects on the main thread; with `exportIn: 'worker'`, every
+ * exporter described by data goes into one worker exporter (WorkerExporters given ready-made stay).
+ */
+function resolveExporters(options: TracerOptions, env: NodeJS.ProcessEnv, exportTimeoutMs: number): Exporter[] {
+  const exportIn = options.exportIn ?? (nonEmpty(env.TOMOGRAPH_EXPORT_IN) as TracerOptions['exportIn']) ?? 'main';
+  if (exportIn !== 'main' && exportIn !== 'worker') {
+    throw invalidOption(`exportIn must be 'main' or 'worker', not ${describeValue(exportIn)}${options.exportIn === undefined ? ' (from TOMOGRAPH_EXPORT_IN)' : ''}`);
+  }
+  let given: readonly unknown[];
+  try {
+    given = options.exporters ?? (exportIn === 'worker' ? exporterSpecsFromEnv(env) : exportersFromEnv(env));
+  } catch (error) {
+    if (error instanceof TypeError && (error as { code?: unknown }).code === undefined) throw invalidOption(error.message);
+    throw error;
+  }
+  if (!Array.isArray(given)) throw invalidOption(`exporters must be an array, not ${describeValue(given)}`);
+  const exporters: Exporter[] = [];
+  const specs: ExporterSpec[] = [];
+  given.forEach((exporter: unknown, i) => {
+    const isExporter = exporter !== null && typeof exporter === 'object' && typeof (exporter as Exporter).export === 'function';
+    if (exportIn === 'main') {
+      if (!isExporter) throw invalidOption(`exporters[${i}] has no export(spans) method${exporter !== null && typeof exporter === 'object' ? " (an exporter described by data needs exportIn: 'worker')" : ''}`);
+      exporters.push(exporter as Exporter);
+    } else if (isExporter) {
+      if ((exporter as { [RUNS_IN_WORKER]?: unknown })[RUNS_IN_WORKER] !== true) {
+        throw invalidOption(`exporters[${i}] is an exporter object, which cannot run in the export worker (exportIn: 'worker'): describe it by data ({ zipkin: {...} }, { statsd: {...} }, { module, export, options }), or use exportIn: 'main'`);
+      }
+      exporters.push(exporter as Exporter);
+    } else {
+      specs.push(exporter as ExporterSpec);
+    }
+  });
+  if (specs.length > 0) {
+    const make = workerExporterFactory();
+    if (make === undefined) throw invalidOption("exportIn: 'worker' needs the package entry (require('tomograph')) or a WorkerExporter from tomograph/worker");
+    exporters.push(make(specs, exportTimeoutMs));
+  }
+  return exporters;
 }
 
 // setTimeout fires at once (with a TimeoutOverflowWarning) for longer delays.

@@ -90,6 +90,16 @@ export interface Exporter {
   attach?(tracer: ExporterHost): void;
 }
 
+/**
+ * An exporter described by data, for `exportIn: 'worker'` (made inside the export worker, since
+ * an exporter holds sockets): a built-in one by its options, or a class by module. The full
+ * option types are in `tomograph/worker` (`WorkerExporterSpec`).
+ */
+export type ExporterSpec =
+  | { readonly zipkin: object }
+  | { readonly statsd: object }
+  | { readonly module: string; readonly export?: string; readonly options?: unknown };
+
 /** What a tracer offers the exporters it takes. */
 export interface ExporterHost {
   /** Reports a fault through the tracer's `onDiagnostic` (or its one-warning-per-code fallback). */
