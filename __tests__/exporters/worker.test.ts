@@ -1,9 +1,8 @@
-import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { MessagePort } from 'node:worker_threads';
 import type { DiagnosticEvent } from '../../lib/types';
+import { type BuiltPackage, buildPackage } from '../helpers/built-package';
 import { StatsdDaemon } from '../helpers/statsd-daemon';
 import { ZipkinCollector } from '../helpers/zipkin-collector';
 
@@ -16,11 +15,10 @@ type WorkerModule = typeof import('../../exporters/worker');
 type ZipkinModule = typeof import('../../exporters/zipkin');
 type StatsdModule = typeof import('../../exporters/statsd');
 
-const ROOT = join(__dirname, '..', '..');
 const CHILD = join(__dirname, '..', 'helpers', 'worker-export-child.js');
 const EXIT_LIMIT_MS = 15000;
 
-let packageRoot: string;
+let built: BuiltPackage | undefined;
 let dist: string;
 let entry: Entry;
 let workerModule: WorkerModule;
@@ -30,20 +28,10 @@ const collectors: ZipkinCollector[] = [];
 const closers: (() => Promise<unknown>)[] = [];
 
 beforeAll(async () => {
-  // The build sits beside a link to the repository's node_modules, so it (and its worker thread)
-  // finds undici and hot-shots as an installed package would.
-  packageRoot = mkdtempSync(join(tmpdir(), 'tomograph-worker-dist-'));
-  symlinkSync(join(ROOT, 'node_modules'), join(packageRoot, 'node_modules'));
-  dist = join(packageRoot, 'dist');
-  // Other parts of the repository may be mid-change and fail to type-check; tsc still emits,
-  // so the check is that the files this test needs were written.
-  const output = await new Promise<string>((resolve) => {
-    execFile('npx', ['tsc', '-p', 'tsconfig.build.json', '--outDir', dist], { cwd: ROOT }, (_error, stdout, stderr) =>
-      resolve(stdout + stderr));
-  });
-  for (const file of ['index.js', 'exporters/worker.js', 'exporters/worker-thread.js', 'exporters/zipkin.js']) {
-    if (!existsSync(join(dist, file))) throw new Error(`tsc did not emit ${file}:\n${output}`);
-  }
+  // The package's own build, beside a link to the repository's node_modules, so it (and its
+  // worker thread) finds undici and hot-shots as an installed package would.
+  built = await buildPackage();
+  dist = join(built.root, 'dist');
   /* eslint-disable @typescript-eslint/no-require-imports */
   entry = require(join(dist, 'index.js')) as Entry;
   workerModule = require(join(dist, 'exporters/worker.js')) as WorkerModule;
@@ -58,7 +46,7 @@ afterEach(async () => {
 
 afterAll(async () => {
   await Promise.all(collectors.map((collector) => collector.stop()));
-  if (packageRoot !== undefined) rmSync(packageRoot, { recursive: true, force: true });
+  built?.remove();
 });
 
 async function collector(): Promise<ZipkinCollector> {
