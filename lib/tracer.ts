@@ -321,11 +321,16 @@ export class Tracer {
     let span: Span;
     if (options?.parent === undefined) {
       const active = this.store.active();
-      const current = spanOf(active);
-      // Inside an unsampled trace a child would carry the very same ids and record nothing, so
-      // the current span serves as it is: no allocation, no context switch.
-      if (current !== undefined && !current.sampled && current !== SUPPRESSED && options?.baggage === undefined) return fn(current);
-      span = this.childOf(current, name, options, undefined, carriedOf(active));
+      if (options === undefined && active instanceof RecordingSpan) {
+        // The commonest span: a child of the current recording span, without options.
+        span = this.localChild(active, name);
+      } else {
+        const current = spanOf(active);
+        // Inside an unsampled trace a child would carry the very same ids and record nothing, so
+        // the current span serves as it is: no allocation, no context switch.
+        if (current !== undefined && !current.sampled && current !== SUPPRESSED && options?.baggage === undefined) return fn(current);
+        span = this.childOf(current, name, options, undefined, carriedOf(active));
+      }
       const runFrom = this.store.runFrom;
       if (runFrom !== undefined) return runFrom(active, span, runAndEnd, span, fn);
     } else {
@@ -669,15 +674,11 @@ export class Tracer {
     const recordingParent = localParent instanceof RecordingSpan ? localParent : undefined;
     this.counts.spansStarted++;
     const checked = checkedIds && this.ownIds;
-    let origin: SpanOrigin;
     const parentOrigin = recordingParent === undefined ? undefined : RecordingSpan.origin(recordingParent);
-    if (parentOrigin !== undefined && parentOrigin.carried === context && parentOrigin.checkedIds === checked && parentOrigin.sink === this.sink) {
-      origin = parentOrigin;
-    } else if (context === CARRIED_NONE || context === CARRIED_RANDOM) {
-      origin = this.origins[(context === CARRIED_RANDOM ? 2 : 0) + (checked ? 1 : 0)];
-    } else {
-      origin = new SpanOrigin(this.sink, context, checked);
-    }
+    const origin =
+      parentOrigin !== undefined && parentOrigin.carried === context && parentOrigin.checkedIds === checked && parentOrigin.sink === this.sink
+        ? parentOrigin
+        : this.originFor(context, checked);
     const span = new RecordingSpan(
       origin,
       traceId,
@@ -695,6 +696,42 @@ export class Tracer {
     if (tags !== undefined) for (const key of Object.keys(tags)) span.tag(key, tags[key]);
     if (this.baggageTags !== undefined && context.baggage !== undefined) tagBaggage(span, context.baggage, this.baggageTags);
     return span;
+  }
+
+  /**
+   * `recordingSpan` for a child of the current recording span, without options: the same span,
+   * made without the checks that only options, remote parents and other context values need.
+   */
+  private localChild(parent: RecordingSpan, name: string): RecordingSpan {
+    this.counts.spansStarted++;
+    let origin = RecordingSpan.origin(parent);
+    // The parent's serves, unless the parent came from another tracer or an earlier configure
+    // with our own id generator (`withSpan` can make any span current).
+    if (origin.sink !== this.sink || (origin.checkedIds && !this.ownIds)) origin = this.originFor(origin.carried, origin.checkedIds && this.ownIds);
+    const span = new RecordingSpan(
+      origin,
+      parent.traceId,
+      this.ids.spanId(),
+      parent.id,
+      typeof name === 'string' ? name : String(name),
+      this.serviceName,
+      undefined,
+      this.host,
+      undefined,
+      parent,
+      undefined,
+    );
+    const baggage = origin.carried.baggage;
+    if (this.baggageTags !== undefined && baggage !== undefined) tagBaggage(span, baggage, this.baggageTags);
+    return span;
+  }
+
+  /** A `SpanOrigin` of this tracer for `carried`: a shared one in the common cases. */
+  private originFor(carried: Carried, checkedIds: boolean): SpanOrigin {
+    if (carried === CARRIED_NONE || carried === CARRIED_RANDOM) {
+      return this.origins[(carried === CARRIED_RANDOM ? 2 : 0) + (checkedIds ? 1 : 0)];
+    }
+    return new SpanOrigin(this.sink, carried, checkedIds);
   }
 
   private noCurrentSpan(what: string): void {
