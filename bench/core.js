@@ -6,6 +6,13 @@
  * median of the rounds is quoted.
  *
  *   node bench/core.js [--rounds 7] [--iterations 200000]
+ *   node bench/core.js --instructions [--variants tomograph,otel] [--iterations 50000]
+ *
+ * `--instructions` counts instead of timing: each variant's child runs under
+ * `valgrind --tool=callgrind` (node `--single-threaded`) twice, at N and 3N
+ * iterations (N >= 50,000: the warm-up is 50,000 in both), and the difference of the two totals divided by
+ * the 4N spans between them is the cost of one span, start-up and compilation excluded. Counts
+ * do not depend on the machine's load (two runs agree within about 1%).
  *
  * Needs `npm run build` first (it loads dist/).
  */
@@ -122,6 +129,42 @@ async function child(variant, iterations) {
 
 
 
+/** Total instructions of one child run under callgrind. */
+function countInstructions(variant, iterations) {
+  const { spawnSync } = require('node:child_process');
+  const out = spawnSync(
+    'valgrind',
+    ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, '--single-threaded', __filename, '--child', variant, String(iterations)],
+    { encoding: 'utf8', maxBuffer: 1 << 26 },
+  );
+  const match = /Collected : (\d+)/.exec(out.stderr);
+  if (out.status !== 0 || match === null) throw new Error(`callgrind failed for ${variant}: ${out.stderr.slice(-2000)}`);
+  return Number(match[1]);
+}
+
+function instructionsMain() {
+  const n = numberOption('iterations', 50000);
+  const i = process.argv.indexOf('--variants');
+  const names = i >= 0 ? process.argv[i + 1].split(',') : ['tomograph', 'otel', 'zipkin'];
+  if (!(n >= 50000)) throw new Error('--instructions needs --iterations of at least 50000 (the warm-up)');
+  const perSpan = {};
+  for (const variant of names) {
+    const low = countInstructions(variant, n);
+    const high = countInstructions(variant, 3 * n);
+    const spans = (variant === 'untraced' ? 1 : 2) * 2 * n;
+    perSpan[variant] = (high - low) / spans;
+    console.error(`${variant}: ${low} at ${n} iterations, ${high} at ${3 * n}`);
+  }
+  const base = perSpan.otel;
+  console.log(`core --instructions: callgrind, node --single-threaded, (count at ${3 * n} - count at ${n} iterations) / ${4 * n} spans`);
+  console.log('| variant | instructions/span | OpenTelemetry / variant |');
+  console.log('|---|---:|---:|');
+  for (const variant of names) {
+    const ratio = base === undefined ? '' : `${(base / perSpan[variant]).toFixed(2)}x`;
+    console.log(`| ${variant} | ${Math.round(perSpan[variant])} | ${ratio} |`);
+  }
+}
+
 function main() {
   const opt = numberOption;
   const rounds = opt('rounds', 7);
@@ -152,4 +195,5 @@ function main() {
 }
 
 if (process.argv[2] === '--child') void child(process.argv[3], Number(process.argv[4]));
+else if (process.argv.includes('--instructions')) instructionsMain();
 else main();

@@ -82,7 +82,13 @@ export class BatchQueue {
   exported = 0;
   exportErrors = 0;
 
-  private buffer: FinishedSpan[] = [];
+  /**
+   * The batch being filled: `buffered` spans at its start. Made at its full size (up to
+   * `MAX_PREALLOCATED`) and filled by index, so adding a span never grows and copies it: `push`
+   * onto an empty array copied each span about 2.5 times before a batch of 512 was full.
+   */
+  private buffer: FinishedSpan[];
+  private buffered = 0;
   /** Spans held in batches that are not settled yet. */
   private batchedSpans = 0;
   private readonly lanes: Lane[];
@@ -102,6 +108,7 @@ export class BatchQueue {
     /** Runs exporter code with tracing suppressed, so exporting never makes spans. */
     private readonly runSuppressed: <R>(fn: () => R) => R,
   ) {
+    this.buffer = this.newBuffer();
     const host = {
       report: (code: string, message: string, detail?: unknown) => diagnostics.report(code, message, detail),
       resource: options.resource ?? {},
@@ -124,7 +131,7 @@ export class BatchQueue {
 
   /** Spans waiting or in flight. */
   get queued(): number {
-    return this.buffer.length + this.batchedSpans;
+    return this.buffered + this.batchedSpans;
   }
 
   /** Per-exporter counts. */
@@ -142,7 +149,7 @@ export class BatchQueue {
       this.drops.noExporter++;
       return;
     }
-    if (this.buffer.length + this.batchedSpans >= this.options.maxQueueSize && !this.makeRoom()) {
+    if (this.buffered + this.batchedSpans >= this.options.maxQueueSize && !this.makeRoom()) {
       this.drops.queueFull++;
       if (!this.queueFullReported) {
         this.queueFullReported = true;
@@ -154,8 +161,11 @@ export class BatchQueue {
       return;
     }
     this.queueFullReported = false;
-    this.buffer.push(span);
-    if (this.buffer.length >= this.options.maxBatchSize) this.cutBatches(false);
+    const buffer = this.buffer;
+    const at = this.buffered++;
+    if (at < buffer.length) buffer[at] = span;
+    else buffer.push(span);
+    if (this.buffered >= this.options.maxBatchSize) this.cutBatches(false);
     else if (this.timer === undefined) this.schedule();
   }
 
@@ -256,9 +266,21 @@ export class BatchQueue {
   /** Moves buffered spans into batches for every lane: full batches only, or all of them. */
   private cutBatches(all: boolean): void {
     const size = this.options.maxBatchSize;
-    while (this.buffer.length >= size || (all && this.buffer.length > 0)) {
-      const spans = this.buffer.length <= size ? this.buffer : this.buffer.slice(0, size);
-      this.buffer = spans === this.buffer ? [] : this.buffer.slice(size);
+    while (this.buffered >= size || (all && this.buffered > 0)) {
+      const buffer = this.buffer;
+      const count = this.buffered;
+      let spans: FinishedSpan[];
+      if (count <= size) {
+        // The whole buffer goes, cut to what it holds; the next batch gets a new one.
+        if (buffer.length !== count) buffer.length = count;
+        spans = buffer;
+        this.buffer = this.newBuffer();
+        this.buffered = 0;
+      } else {
+        spans = buffer.slice(0, size);
+        this.buffer = buffer.slice(size, count);
+        this.buffered = count - size;
+      }
       const batch: Batch = {
         seq: this.nextSeq++, spans, waiting: this.lanes.length, failed: false, skipped: false, abandoned: false,
       };
@@ -269,7 +291,12 @@ export class BatchQueue {
         if (!lane.busy) this.sendNext(lane);
       }
     }
-    if (this.buffer.length > 0 && this.timer === undefined) this.schedule();
+    if (this.buffered > 0 && this.timer === undefined) this.schedule();
+  }
+
+  private newBuffer(): FinishedSpan[] {
+    // Holes until filled; never handed out before it is cut to what it holds.
+    return new Array<FinishedSpan>(Math.min(this.options.maxBatchSize, MAX_PREALLOCATED));
   }
 
   /**
@@ -407,6 +434,9 @@ export class BatchQueue {
     }
   }
 }
+
+/** Spans a batch buffer is made for at most; a larger `maxBatchSize` grows it as spans come. */
+const MAX_PREALLOCATED = 4096;
 
 /** Shutdown leaves the last fifth of `exportTimeoutMs`, at most this much, to the exporters' own shutdown(). */
 const MAX_CLOSE_RESERVE_MS = 2000;

@@ -27,6 +27,13 @@ export interface ContextStore {
    * `run`, which restores its own value when it returns.
    */
   enter(span: ContextValue | undefined): void;
+  /**
+   * `run` for a caller that has just read `active()` as `previous`: makes `value` current, calls
+   * `fn(a, b)`, then makes `previous` current again. AsyncLocalStorage's own `run` reads the
+   * current value twice more (a megamorphic symbol lookup each) and takes a closure: a quarter
+   * of what a scoped span costs. Optional: without it, the tracer uses `run`.
+   */
+  runFrom?<A, B, R>(previous: ContextValue | undefined, value: ContextValue | undefined, fn: (a: A, b: B) => R, a: A, b: B): R;
 }
 
 /** The default store: Node's AsyncLocalStorage. */
@@ -37,5 +44,13 @@ export function asyncLocalStorageStore(): ContextStore {
     active: () => storage.getStore(),
     run: (span, fn) => storage.run(span, fn),
     enter: (span) => storage.enterWith(span),
+    runFrom(previous, value, fn, a, b) {
+      storage.enterWith(value);
+      try {
+        return fn(a, b);
+      } finally {
+        storage.enterWith(previous);
+      }
+    },
   };
 }

@@ -1,7 +1,7 @@
 import { networkInterfaces } from 'node:os';
 import { Baggage, type BaggageEntry, type BaggageValue, baggageValues } from './baggage';
 import { BatchQueue, type DropCounts, type ExporterStats } from './batch-queue';
-import { BaggageScope, type Carried, carried, CARRIED_NONE } from './carried';
+import { BaggageScope, type Carried, carried, CARRIED_NONE, CARRIED_RANDOM } from './carried';
 import { type Clock, monotonicClock } from './clock';
 import { clsHookedStore } from './cls-context';
 import { codes } from './codes';
@@ -15,7 +15,7 @@ import { rootSampler, type SamplerFunction, TraceRateLimiter } from './sampling'
 import { flushAtExit } from './exit-flush';
 import {
   carriedOf, hasCheckedIds, NOOP_SPAN, NonRecordingSpan, type NoteOptions, RecordingSpan, setCarried, setStartFrame, type Span,
-  type SpanSink, spanOf, startFrameOf, SUPPRESSED,
+  SpanOrigin, type SpanSink, spanOf, startFrameOf, SUPPRESSED,
 } from './span';
 import { tracedDecorator, type TracedDecorator } from './traced';
 import { isThenable } from './thenable';
@@ -103,6 +103,8 @@ export class Tracer {
   private shutdownPromise: Promise<void> | undefined;
   private counts = { spansStarted: 0, spansFinished: 0, malformedHeaders: 0, noCurrentSpan: 0, tracesRateLimited: 0 };
   private readonly sink: SpanSink & { clock: Clock };
+  /** The shared `SpanOrigin`s of the common cases: no `tracestate` nor baggage; random flag or not; ids checked or not. */
+  private readonly origins: readonly SpanOrigin[];
   private invalidTimeReported = false;
   /** Spans that `start()` opened and nothing has ended yet. */
   private openedByStart = 0;
@@ -141,6 +143,12 @@ export class Tracer {
         tracer.diagnostics.report(code, message, detail);
       },
     };
+    this.origins = [
+      new SpanOrigin(this.sink, CARRIED_NONE, false),
+      new SpanOrigin(this.sink, CARRIED_NONE, true),
+      new SpanOrigin(this.sink, CARRIED_RANDOM, false),
+      new SpanOrigin(this.sink, CARRIED_RANDOM, true),
+    ];
     this.lostSpans = new FinalizationRegistry((name) => {
       this.openedByStart--;
       this.diagnostics.report(
@@ -313,11 +321,18 @@ export class Tracer {
     let span: Span;
     if (options?.parent === undefined) {
       const active = this.store.active();
-      const current = spanOf(active);
-      // Inside an unsampled trace a child would carry the very same ids and record nothing, so
-      // the current span serves as it is: no allocation, no context switch.
-      if (current !== undefined && !current.sampled && current !== SUPPRESSED && options?.baggage === undefined) return fn(current);
-      span = this.childOf(current, name, options, undefined, carriedOf(active));
+      if (options === undefined && active instanceof RecordingSpan) {
+        // The commonest span: a child of the current recording span, without options.
+        span = this.localChild(active, name);
+      } else {
+        const current = spanOf(active);
+        // Inside an unsampled trace a child would carry the very same ids and record nothing, so
+        // the current span serves as it is: no allocation, no context switch.
+        if (current !== undefined && !current.sampled && current !== SUPPRESSED && options?.baggage === undefined) return fn(current);
+        span = this.childOf(current, name, options, undefined, carriedOf(active));
+      }
+      const runFrom = this.store.runFrom;
+      if (runFrom !== undefined) return runFrom(active, span, runAndEnd, span, fn);
     } else {
       span = this.startSpan(name, options);
     }
@@ -658,8 +673,14 @@ export class Tracer {
     // A sampled parent made here is a RecordingSpan; one handed in by the caller may be any span.
     const recordingParent = localParent instanceof RecordingSpan ? localParent : undefined;
     this.counts.spansStarted++;
+    const checked = checkedIds && this.ownIds;
+    const parentOrigin = recordingParent === undefined ? undefined : RecordingSpan.origin(recordingParent);
+    const origin =
+      parentOrigin !== undefined && parentOrigin.carried === context && parentOrigin.checkedIds === checked && parentOrigin.sink === this.sink
+        ? parentOrigin
+        : this.originFor(context, checked);
     const span = new RecordingSpan(
-      this.sink,
+      origin,
       traceId,
       this.ids.spanId(),
       parentId,
@@ -670,13 +691,47 @@ export class Tracer {
       options?.remote,
       recordingParent,
       options?.timestamp,
-      checkedIds && this.ownIds,
     );
-    setCarried(span, context);
     const tags = options?.tags;
     if (tags !== undefined) for (const key of Object.keys(tags)) span.tag(key, tags[key]);
     if (this.baggageTags !== undefined && context.baggage !== undefined) tagBaggage(span, context.baggage, this.baggageTags);
     return span;
+  }
+
+  /**
+   * `recordingSpan` for a child of the current recording span, without options: the same span,
+   * made without the checks that only options, remote parents and other context values need.
+   */
+  private localChild(parent: RecordingSpan, name: string): RecordingSpan {
+    this.counts.spansStarted++;
+    let origin = RecordingSpan.origin(parent);
+    // The parent's serves, unless the parent came from another tracer or an earlier configure
+    // with our own id generator (`withSpan` can make any span current).
+    if (origin.sink !== this.sink || (origin.checkedIds && !this.ownIds)) origin = this.originFor(origin.carried, origin.checkedIds && this.ownIds);
+    const span = new RecordingSpan(
+      origin,
+      parent.traceId,
+      this.ids.spanId(),
+      parent.id,
+      typeof name === 'string' ? name : String(name),
+      this.serviceName,
+      undefined,
+      this.host,
+      undefined,
+      parent,
+      undefined,
+    );
+    const baggage = origin.carried.baggage;
+    if (this.baggageTags !== undefined && baggage !== undefined) tagBaggage(span, baggage, this.baggageTags);
+    return span;
+  }
+
+  /** A `SpanOrigin` of this tracer for `carried`: a shared one in the common cases. */
+  private originFor(carried: Carried, checkedIds: boolean): SpanOrigin {
+    if (carried === CARRIED_NONE || carried === CARRIED_RANDOM) {
+      return this.origins[(carried === CARRIED_RANDOM ? 2 : 0) + (checkedIds ? 1 : 0)];
+    }
+    return new SpanOrigin(this.sink, carried, checkedIds);
   }
 
   private noCurrentSpan(what: string): void {
