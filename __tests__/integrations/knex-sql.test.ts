@@ -116,7 +116,9 @@ describe('scrubErrorMessage', () => {
         const out = scrubErrorMessage(message, 'insert into `t` (`a`, `b`) values (?, ?)', [secret, number], false);
         expect(out).not.toContain('insert into');
         expect(out).not.toContain(`${secret}-`);
-        expect(out).toMatch(/^Duplicate entry .*\?-\?' for key 't_a_b_unique'$/);
+        // A value made of quotes can merge with the driver's own quote ('''-0' for the value ''),
+        // and which quote is the value's is then undecidable: the value is still gone.
+        expect(out).toMatch(/^Duplicate entry .*\?.*-\?' for key 't_a_b_unique'$/);
         // Values without quotes leave the rest of the message exactly as the driver wrote it.
         if (!secret.includes("'")) expect(out).toBe("Duplicate entry '?-?' for key 't_a_b_unique'");
       }),
