@@ -21,7 +21,7 @@ import type { Span } from '../lib/span';
 import type { SpanOptions, Tracer } from '../lib/tracer';
 import { firstRouterError } from './express-errors';
 import { connectionOf, Exchange, isSeen, listenToResponses, markSeen, track } from './express-responses';
-import { pathname, routeTemplate } from './express-route';
+import { pathname, routeName, routeTemplate } from './express-route';
 
 /** Which requests get no span: exact paths, patterns of the path, or a predicate. */
 export type IgnoreRule = string | RegExp | ((req: IncomingMessage) => boolean);
@@ -115,7 +115,7 @@ function describeResponse(exchange: Exchange, aborted: boolean, tracer: Tracer, 
   const { span, request: req, response: res } = exchange;
   const template = routeTemplate(req);
   if (template !== undefined) {
-    span.updateName((req.method ?? 'GET') + ' ' + template);
+    span.updateName(routeName(req.method ?? 'GET', template));
     span.tag('http.route', template);
   }
   const status = res.headersSent ? res.statusCode : undefined;
