@@ -26,7 +26,10 @@ const opt = (name, fallback) => {
 const per = Number(opt('per', 4096));
 const top = Number(opt('top', 40));
 const byFile = args.includes('--files');
+/** `--callers NAME`: who calls the functions whose name contains NAME, and at what inclusive cost. */
+const callersOf = opt('callers', undefined);
 const dumps = args.filter((a, i) => !a.startsWith('--') && !(i > 0 && args[i - 1].startsWith('--') && args[i - 1] !== '--files'));
+const callerCosts = new Map();
 
 const costs = dumps.map((d) => selfCosts(d, readPerfMap(`${d}.perf.map`)));
 const keys = new Set(costs.flatMap((c) => [...c.keys()]));
@@ -42,6 +45,11 @@ for (const { k, a, b } of rows.slice(0, top)) {
   console.log(`${v}  ${k}`);
 }
 
+if (callersOf !== undefined) {
+  console.log(`\ncalls into *${callersOf}*, inclusive, by caller (k instructions/request):`);
+  for (const [k, v] of [...callerCosts].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${(v / per / 1000).toFixed(2).padStart(8)}  ${k}`);
+}
+
 /** Self cost per function name (or per file with --files), JIT addresses resolved through `map`. */
 function selfCosts(file, map) {
   const text = fs.readFileSync(file, 'utf8');
@@ -51,11 +59,18 @@ function selfCosts(file, map) {
   let key = '';
   let object = '';
   let afterCalls = false;
+  let callee = '';
+  let pendingCaller;
   for (const line of text.split('\n')) {
     const c = line.charCodeAt(0);
     if ((c >= 48 && c <= 57) || c === 43 || c === 45 || c === 42) {
       if (afterCalls) {
         afterCalls = false;
+        if (pendingCaller !== undefined) {
+          const cost = Number(line.slice(line.indexOf(' ') + 1));
+          callerCosts.set(pendingCaller, (callerCosts.get(pendingCaller) ?? 0) + cost);
+          pendingCaller = undefined;
+        }
         continue;
       }
       const cost = Number(line.slice(line.indexOf(' ') + 1));
@@ -74,8 +89,10 @@ function selfCosts(file, map) {
     } else if (line.startsWith('cfn=')) {
       const m = /^cfn=\((\d+)\)(?: (.*))?$/.exec(line);
       if (m[2] !== undefined) names.set(m[1], m[2]);
+      callee = (names.get(m[1]) ?? '').replace(/'\d+$/, '');
     } else if (line.startsWith('calls=')) {
       afterCalls = true;
+      if (callersOf !== undefined && callee.includes(callersOf) && file === dumps[0]) pendingCaller = `${key}  ->  ${callee}`;
     }
   }
   return out;

@@ -142,9 +142,9 @@ function report(results) {
   );
   console.log('');
   console.log(
-    '| Express | route | variant | k instructions/request | vs untraced | without mark-compact GC | vs untraced | of which compiler | rounds | what |',
+    '| Express | route | variant | k instructions/request | vs untraced | without mark-compact GC | vs untraced | without any GC or compiler | vs untraced | compiler | rounds (without mark-compact) | what |',
   );
-  console.log('|---|---|---|---:|---:|---:|---:|---:|---|---|');
+  console.log('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|');
   const k = (n) => (n / 1000).toFixed(1);
   for (const express of expressVersions) {
     for (const route of routes) {
@@ -155,6 +155,7 @@ function report(results) {
         const ratio = (key) => (base === undefined ? '' : `${(m[key] / base[key]).toFixed(3)}x`);
         console.log(
           `| ${express} | /${route} | ${variant} | ${k(m.total)} | ${ratio('total')} | ${k(m.total - m.majorGc)} | ${ratio('mutator')} | ` +
+            `${k(m.code)} | ${ratio('code')} | ` +
             `${k(m.compiler)} | ${row[variant].map((c) => k(c.total - c.majorGc)).join(' ')} | ${VARIANTS[variant].what} |`,
         );
       }
@@ -169,13 +170,15 @@ function medians(list) {
     majorGc: median(list.map((c) => c.majorGc)),
     mutator: median(list.map((c) => c.total - c.majorGc)),
     compiler: median(list.map((c) => c.compiler)),
+    code: median(list.map((c) => c.total - c.majorGc - c.minorGc - c.compiler)),
   };
 }
 
 function describeCounts(c) {
   return (
     `${(c.total / 1000).toFixed(1)} k instructions/request, ${((c.total - c.majorGc) / 1000).toFixed(1)} k without mark-compact GC ` +
-    `(${(c.majorGc / 1000).toFixed(1)} k), compiler ${(c.compiler / 1000).toFixed(1)} k`
+    `(${(c.majorGc / 1000).toFixed(1)} k), compiler ${(c.compiler / 1000).toFixed(1)} k, other GC ${(c.minorGc / 1000).toFixed(1)} k, ` +
+    `without any GC or compiler ${((c.total - c.majorGc - c.minorGc - c.compiler) / 1000).toFixed(1)} k`
   );
 }
 
@@ -242,7 +245,12 @@ async function measure({ express, route, variant, tmp, zipkinSink, statsdSink, r
       if (keep) fs.copyFileSync(perfMap, path.join(tmp, `${dumps[0]}.perf.map`));
       fs.rmSync(perfMap, { force: true });
     }
-    const counts = { total: counted.total / requests, majorGc: counted.majorGc / requests, compiler: counted.compiler / requests };
+    const counts = {
+      total: counted.total / requests,
+      majorGc: counted.majorGc / requests,
+      compiler: counted.compiler / requests,
+      minorGc: counted.minorGc / requests,
+    };
     const exited = new Promise((resolve) => child.once('exit', resolve));
     const stopped = await ask(child, 'stop');
     await exited;
@@ -297,7 +305,8 @@ function countInstructions(file) {
   let afterCalls = false;
   let majorGc = 0;
   let compiler = 0;
-  let kind = 0; // 0 other, 1 major GC, 2 compiler: of the current function
+  let minorGc = 0;
+  let kind = 0; // 0 other, 1 major GC, 2 compiler, 3 other GC (scavenges, heap bookkeeping): of the current function
   for (const line of text.split('\n')) {
     const c = line.charCodeAt(0);
     if ((c >= 48 && c <= 57) || c === 43 || c === 45 || c === 42) {
@@ -306,13 +315,14 @@ function countInstructions(file) {
       else if (kind !== 0) {
         const cost = Number(line.slice(line.indexOf(' ') + 1));
         if (kind === 1) majorGc += cost;
-        else compiler += cost;
+        else if (kind === 2) compiler += cost;
+        else minorGc += cost;
       }
     } else if (line.startsWith('fn=')) {
       const m = /^fn=\((\d+)\)(?: (.*))?$/.exec(line);
       if (m[2] !== undefined) names.set(m[1], m[2]);
       fn = names.get(m[1]) ?? '';
-      kind = MAJOR_GC.test(fn) && !/Scaveng/.test(fn) ? 1 : /v8::internal::compiler::|v8::internal::maglev::/.test(fn) ? 2 : 0;
+      kind = MAJOR_GC.test(fn) && !/Scaveng/.test(fn) ? 1 : /v8::internal::compiler::|v8::internal::maglev::/.test(fn) ? 2 : MINOR_GC.test(fn) ? 3 : 0;
     } else if (line.startsWith('cfn=')) {
       const m = /^cfn=\((\d+)\)(?: (.*))?$/.exec(line);
       if (m[2] !== undefined) names.set(m[1], m[2]);
@@ -320,8 +330,11 @@ function countInstructions(file) {
       afterCalls = true;
     }
   }
-  return { total: Number(match[1]), majorGc, compiler };
+  return { total: Number(match[1]), majorGc, compiler, minorGc };
 }
+
+/** The rest of V8's GC: scavenges (young generation) and the heap's own bookkeeping. */
+const MINOR_GC = /Scaveng|v8::internal::Heap::|IterateObjectCache|RootScavengeVisitor|SemiSpace|NewSpace|PagedSpace|MemoryAllocator|SlotSet|RememberedSet|GCTracer|LocalHeap|Worklist<|ArrayBufferSweeper|PretenuringHandler|EvacuateInPlace|BodyDescriptorApply<v8::internal::CallIterateBody, v8::internal::Map&, v8::internal::HeapObject&, int&, v8::internal::IterateAndScavenge/;
 
 /** V8 functions that run only for a mark-compact GC (marking, sweeping, evacuation, compaction). */
 const MAJOR_GC = /v8::internal::(?:[A-Za-z]*Mark(?:ing|Compact|Bit|er)|IncrementalMarking|ConcurrentMarking|Sweeper|Evacuat|[A-Za-z]*Evacuat|RememberedSetUpdating|LiveObjectRange|RecordMigratedSlot|MarkingBarrier|WeakObjects|MainMarkingVisitor|MarkingVisitorBase|MarkCompactCollector|FullEvacuator|PageEvacuation|ArrayBufferSweeper)|MainMarkingVisitor|RecordMigratedSlotVisitor|MarkingVisitor/;
