@@ -1,8 +1,8 @@
 'use strict';
 /**
  * Instructions per request, counted by `valgrind --tool=callgrind`: a figure that holds still on
- * a shared machine (two runs of the same server differ by about 1%, whatever the other cores do),
- * where req/s moves by tens of percent. `bench/http.js` (req/s, paired) stays the cross-check.
+ * a shared machine (whatever the other cores do), where req/s moves by tens of percent.
+ * `bench/http.js` (req/s, paired) stays the cross-check.
  *
  * For each Express version, route and variant: a fresh server process (the `bench/http.js` apps,
  * `bench/_http-*.js`) runs under callgrind with node `--single-threaded` (V8's compiler and GC
@@ -14,24 +14,36 @@
  * request is reported (not fatal: under callgrind on a loaded machine the final flush can outlast
  * its deadline; the count was dumped before).
  *
+ * Steady state (BENCHMARKS.md, "Instructions per request"): one request at a time (with 10, how
+ * many requests an event-loop turn serves depends on timing, and counts move by 1-3%); 8192
+ * requests of warm-up, because V8 still optimizes code that runs once per batch (the Zipkin
+ * encoder, undici's response path) up to ~8000 requests, and a compilation in the window costs
+ * the traced variants several percent; and the count is given with and without V8's mark-compact
+ * GC, which comes every ~2500-4000 requests in every variant (untraced too) and lands in a window
+ * or not (see `countInstructions`).
+ *
  * Timers run ~50x slow under callgrind, so a batch queue's delay would fire after a few hundred
  * requests instead of thousands, and each export would carry fewer spans than at real load. The
  * tracers' delays are therefore set long (tomograph's `scheduledDelayMs`, OpenTelemetry's
  * `OTEL_BSP_SCHEDULE_DELAY`, zipkin-js's `httpInterval`: `--delay-ms`, default 600000): batches
  * leave when full (512 spans), as they do at real load above ~512 spans/s. With the default
- * counts (3072 warm-up, 2048 measured) tomograph's queue is empty when the counters are zeroed
- * and exactly 4 (hello, json) or 8 (knex: 2 spans per request) full batches leave in the window.
+ * counts (8192 warm-up, 4096 measured) tomograph's queue is empty when the counters are zeroed
+ * and exactly 8 (hello, json) or 16 (knex: 2 spans per request) full batches leave in the window.
  *
  *   npm run build && node bench/instructions.js [--variants untraced,als,tomograph-noexport,...]
- *     [--routes hello,json,knex] [--express 5,4] [--requests 2048] [--warmup 3072]
- *     [--connections 10] [--rounds 1] [--delay-ms 600000] [--dist dir] [--keep dir] [--json file]
+ *     [--routes hello,json,knex] [--express 5,4] [--requests 4096] [--warmup 8192]
+ *     [--connections 1] [--rounds 1] [--delay-ms 600000] [--dist dir] [--keep dir] [--json file]
+ *     [--no-baseline]   (skip the untraced run that is otherwise added to every table)
  *
  * Variants (`--variants`, default all but the piece variants marked *):
  *   untraced, empty-mw*, als, tomograph-noexport, tomograph-encode*, tomograph,
- *   tomograph-no-router-errors*, tomograph-statsd, tomograph-worker (main thread's count; all threads' in the log),
+ *   tomograph-router-channel*, tomograph-statsd, tomograph-worker (main thread's count; all threads' in the log),
  *   otel, otel-noop*, zipkin-js
- * `--keep dir` keeps each callgrind dump there (for `callgrind_annotate --inclusive=yes`).
+ * `--keep dir` writes and keeps each callgrind dump there (for `callgrind_annotate --inclusive=yes`;
+ * use a new directory per run).
  * `--tracer-options '{"maxBatchSize":2048}'` passes options to tomograph's Tracer.
+ * `--node-flags '--perf-basic-prof'` adds flags to the server's node: with that one, V8 writes
+ * /tmp/perf-<pid>.map, which `bench/callgrind-js.js` uses to name the JIT code in a kept dump.
  */
 const { spawn, spawnSync } = require('node:child_process');
 const dgram = require('node:dgram');
@@ -48,7 +60,7 @@ const VARIANTS = {
   'tomograph-noexport': { file: '_http-tomograph.js', what: 'tomograph, exporter that drops every batch' },
   'tomograph-encode': { file: '_http-tomograph.js', what: 'tomograph, exporter that Zipkin-encodes each batch and drops it', piece: true },
   tomograph: { file: '_http-tomograph.js', service: 'bench-tomograph', what: 'tomograph + ZipkinExporter' },
-  'tomograph-no-router-errors': { file: '_http-tomograph.js', service: 'bench-tomograph', what: 'tomograph + ZipkinExporter, without the router error-channel subscription', piece: true },
+  'tomograph-router-channel': { file: '_http-tomograph.js', service: 'bench-tomograph', what: 'tomograph + ZipkinExporter, plus a no-op subscriber on the router error channel (the middleware before it read the router\'s error record)', piece: true },
   'tomograph-statsd': { file: '_http-tomograph.js', statsd: true, what: 'tomograph + StatsdExporter (UDP)' },
   'tomograph-worker': { file: '_http-tomograph.js', service: 'bench-tomograph', threads: true, what: "tomograph + Zipkin export in a worker thread (exportIn: 'worker'): the main thread's instructions" },
   otel: { file: '_http-otel.js', service: 'bench-otel', what: 'OpenTelemetry: http + express (+ knex) instrumentations, BatchSpanProcessor, exporter-zipkin' },
@@ -61,9 +73,9 @@ const opt = (name, fallback) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : fallback;
 };
-const requests = numberOption('requests', 2048);
-const warmup = numberOption('warmup', 3072);
-const connections = numberOption('connections', 10);
+const requests = numberOption('requests', 4096);
+const warmup = numberOption('warmup', 8192);
+const connections = numberOption('connections', 1);
 const rounds = numberOption('rounds', 1);
 const delayMs = numberOption('delay-ms', 600000);
 const routes = opt('routes', 'hello,json,knex').split(',');
@@ -73,9 +85,12 @@ const dist = path.resolve(opt('dist', path.join(__dirname, '..', 'dist')));
 const keep = opt('keep', undefined);
 const jsonOut = opt('json', undefined);
 const tracerOptions = opt('tracer-options', undefined);
+const nodeFlags = opt('node-flags', '').split(' ').filter((f) => f !== '');
 for (const v of variants) if (!VARIANTS[v]) throw new Error(`unknown variant ${v} (have: ${Object.keys(VARIANTS).join(', ')})`);
 for (const e of expressVersions) if (e !== '4' && e !== '5') throw new Error(`--express takes 4 and/or 5, not ${e}`);
-if (!variants.includes('untraced')) variants.unshift('untraced');
+// The ratios need untraced in every table; `--no-baseline` skips it when another run has it.
+const noBaseline = args.includes('--no-baseline');
+if (!variants.includes('untraced') && !noBaseline) variants.unshift('untraced');
 
 if (spawnSync('valgrind', ['--version']).status !== 0) {
   console.error('instructions: valgrind is not installed; skipped');
@@ -88,7 +103,8 @@ main().catch((error) => {
 });
 
 async function main() {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tomograph-callgrind-'));
+  // With `--keep dir` the dumps are written (and left) there; else in a temporary directory.
+  const tmp = keep ? (fs.mkdirSync(keep, { recursive: true }), path.resolve(keep)) : fs.mkdtempSync(path.join(os.tmpdir(), 'tomograph-callgrind-'));
   const zipkinSink = await startSink();
   const statsdSink = await startUdpSink();
   /** results[express][route][variant] = instructions per request, one per round */
@@ -100,9 +116,9 @@ async function main() {
           for (const variant of variants) {
             const r = await measure({ express, route, variant, tmp, zipkinSink, statsdSink, round });
             ((results[express] ??= {})[route] ??= {})[variant] ??= [];
-            results[express][route][variant].push(r.perRequest);
+            results[express][route][variant].push(r.counts);
             process.stderr.write(
-              `round ${round + 1}/${rounds} express ${express} /${route} ${variant}: ${(r.perRequest / 1000).toFixed(1)} k instructions/request` +
+              `round ${round + 1}/${rounds} express ${express} /${route} ${variant}: ${describeCounts(r.counts)}` +
                 (r.delivered === undefined ? '' : `, ${r.delivered}`) +
                 '\n',
             );
@@ -126,20 +142,45 @@ function report(results) {
       `${rounds} round(s)${rounds > 1 ? ', medians' : ''}`,
   );
   console.log('');
-  console.log('| Express | route | variant | k instructions/request | vs untraced | what |');
-  console.log('|---|---|---|---:|---:|---|');
+  console.log(
+    '| Express | route | variant | k instructions/request | vs untraced | without mark-compact GC | vs untraced | without any GC or compiler | vs untraced | compiler | rounds (without mark-compact) | what |',
+  );
+  console.log('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|');
+  const k = (n) => (n / 1000).toFixed(1);
   for (const express of expressVersions) {
     for (const route of routes) {
       const row = results[express][route];
-      const base = median(row.untraced);
+      const base = row.untraced === undefined ? undefined : medians(row.untraced);
       for (const variant of variants) {
-        const value = median(row[variant]);
+        const m = medians(row[variant]);
+        const ratio = (key) => (base === undefined ? '' : `${(m[key] / base[key]).toFixed(3)}x`);
         console.log(
-          `| ${express} | /${route} | ${variant} | ${(value / 1000).toFixed(1)} | ${(value / base).toFixed(3)}x | ${VARIANTS[variant].what} |`,
+          `| ${express} | /${route} | ${variant} | ${k(m.total)} | ${ratio('total')} | ${k(m.total - m.majorGc)} | ${ratio('mutator')} | ` +
+            `${k(m.code)} | ${ratio('code')} | ` +
+            `${k(m.compiler)} | ${row[variant].map((c) => k(c.total - c.majorGc)).join(' ')} | ${VARIANTS[variant].what} |`,
         );
       }
     }
   }
+}
+
+/** Medians of each count over the rounds (per request). */
+function medians(list) {
+  return {
+    total: median(list.map((c) => c.total)),
+    majorGc: median(list.map((c) => c.majorGc)),
+    mutator: median(list.map((c) => c.total - c.majorGc)),
+    compiler: median(list.map((c) => c.compiler)),
+    code: median(list.map((c) => c.total - c.majorGc - c.minorGc - c.compiler)),
+  };
+}
+
+function describeCounts(c) {
+  return (
+    `${(c.total / 1000).toFixed(1)} k instructions/request, ${((c.total - c.majorGc) / 1000).toFixed(1)} k without mark-compact GC ` +
+    `(${(c.majorGc / 1000).toFixed(1)} k), compiler ${(c.compiler / 1000).toFixed(1)} k, other GC ${(c.minorGc / 1000).toFixed(1)} k, ` +
+    `without any GC or compiler ${((c.total - c.majorGc - c.minorGc - c.compiler) / 1000).toFixed(1)} k`
+  );
 }
 
 async function measure({ express, route, variant, tmp, zipkinSink, statsdSink, round }) {
@@ -170,6 +211,7 @@ async function measure({ express, route, variant, tmp, zipkinSink, statsdSink, r
       ...(VARIANTS[variant].threads ? ['--separate-threads=yes'] : []),
       process.execPath,
       '--single-threaded',
+      ...nodeFlags,
       path.join(__dirname, VARIANTS[variant].file),
     ],
     { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env },
@@ -198,18 +240,31 @@ async function measure({ express, route, variant, tmp, zipkinSink, statsdSink, r
     await control('-d', child.pid);
     agent.destroy();
     const all = fs.readdirSync(tmp).filter((f) => !before.has(f) && f.startsWith(path.basename(outFile)));
+    // A worker thread: one dump per thread, and the main thread's (-01) is the app's count.
     const dumps = VARIANTS[variant].threads ? all.filter((f) => f.endsWith('-01')) : all;
     if (dumps.length !== 1) throw new Error(`expected one new callgrind dump for ${tag}, found ${all.join(', ') || 'none'}`);
-    const instructions = totalInstructions(path.join(tmp, dumps[0]));
+    const counted = countInstructions(path.join(tmp, dumps[0]));
     if (all.length > 1) {
-      const everyThread = all.reduce((sum, f) => sum + totalInstructions(path.join(tmp, f)), 0);
+      const everyThread = all.reduce((sum, f) => sum + countInstructions(path.join(tmp, f)).total, 0);
       process.stderr.write(`  ${tag}: all ${all.length} threads ${(everyThread / requests / 1000).toFixed(1)} k instructions/request\n`);
     }
+    // With --perf-basic-prof, keep V8's map of its JIT code beside the dump (bench/callgrind-js.js).
+    const perfMap = `/tmp/perf-${child.pid}.map`;
+    if (fs.existsSync(perfMap)) {
+      if (keep) fs.copyFileSync(perfMap, path.join(tmp, `${dumps[0]}.perf.map`));
+      fs.rmSync(perfMap, { force: true });
+    }
+    const counts = {
+      total: counted.total / requests,
+      majorGc: counted.majorGc / requests,
+      compiler: counted.compiler / requests,
+      minorGc: counted.minorGc / requests,
+    };
     const exited = new Promise((resolve) => child.once('exit', resolve));
     const stopped = await ask(child, 'stop');
     await exited;
     if (stopped.flushError) throw new Error(`${variant}: flush failed: ${stopped.flushError}`);
-    process.stderr.write(`  ${tag}: ${(instructions / requests / 1000).toFixed(1)} k instructions/request counted\n`);
+    process.stderr.write(`  ${tag}: ${describeCounts(counts)} counted\n`);
     // Under callgrind on a loaded machine a flush can outlast its deadline: the count above
     // stands (it was dumped before), the shortfall is reported with the tracer's own counts.
     let delivered;
@@ -219,7 +274,7 @@ async function measure({ express, route, variant, tmp, zipkinSink, statsdSink, r
       delivered = `DELIVERY SHORT: ${error.message}; tracer stats ${JSON.stringify(stopped.stats)}`;
     }
     if (!keep) for (const f of fs.readdirSync(tmp)) if (f.startsWith(path.basename(outFile))) fs.rmSync(path.join(tmp, f));
-    return { perRequest: instructions / requests, delivered };
+    return { counts, delivered };
   } catch (error) {
     child.kill('SIGKILL');
     throw error;
@@ -241,13 +296,57 @@ async function checkDelivery(variant, zipkinSink, statsdSink, totalRequests) {
   return `zipkin sink: ${spans} spans for ${totalRequests} requests`;
 }
 
-/** The instructions (event Ir) a callgrind dump counted: its `summary:` or `totals:` line. */
-function totalInstructions(file) {
+/**
+ * The instructions (event Ir) a callgrind dump counted (its `summary:` line), and the parts spent
+ * in V8's mark-compact (major) GC and its optimizing compiler, from the functions' own costs.
+ *
+ * A major GC comes every few thousand requests whatever the variant (untraced too, on this app),
+ * costs ~100 M instructions, and lands in a window or not: it moves a 4096-request count by ~2-4%
+ * from one run to the next. The count without it holds still to ~0.5%; the table gives both.
+ * The compiler's part says whether the warm-up was long enough (it should be near 0).
+ */
+function countInstructions(file) {
   const text = fs.readFileSync(file, 'utf8');
   const match = /^(?:summary|totals):\s+(\d+)/m.exec(text);
   if (!match) throw new Error(`no summary line in ${file}`);
-  return Number(match[1]);
+  const names = new Map();
+  let fn = '';
+  let afterCalls = false;
+  let majorGc = 0;
+  let compiler = 0;
+  let minorGc = 0;
+  let kind = 0; // 0 other, 1 major GC, 2 compiler, 3 other GC (scavenges, heap bookkeeping): of the current function
+  for (const line of text.split('\n')) {
+    const c = line.charCodeAt(0);
+    if ((c >= 48 && c <= 57) || c === 43 || c === 45 || c === 42) {
+      // A cost line: the function's own cost, unless it is the inclusive cost of the call above it.
+      if (afterCalls) afterCalls = false;
+      else if (kind !== 0) {
+        const cost = Number(line.slice(line.indexOf(' ') + 1));
+        if (kind === 1) majorGc += cost;
+        else if (kind === 2) compiler += cost;
+        else minorGc += cost;
+      }
+    } else if (line.startsWith('fn=')) {
+      const m = /^fn=\((\d+)\)(?: (.*))?$/.exec(line);
+      if (m[2] !== undefined) names.set(m[1], m[2]);
+      fn = names.get(m[1]) ?? '';
+      kind = MAJOR_GC.test(fn) && !/Scaveng/.test(fn) ? 1 : /v8::internal::compiler::|v8::internal::maglev::/.test(fn) ? 2 : MINOR_GC.test(fn) ? 3 : 0;
+    } else if (line.startsWith('cfn=')) {
+      const m = /^cfn=\((\d+)\)(?: (.*))?$/.exec(line);
+      if (m[2] !== undefined) names.set(m[1], m[2]);
+    } else if (line.startsWith('calls=')) {
+      afterCalls = true;
+    }
+  }
+  return { total: Number(match[1]), majorGc, compiler, minorGc };
 }
+
+/** The rest of V8's GC: scavenges (young generation) and the heap's own bookkeeping. */
+const MINOR_GC = /Scaveng|v8::internal::Heap::|IterateObjectCache|RootScavengeVisitor|SemiSpace|NewSpace|PagedSpace|MemoryAllocator|SlotSet|RememberedSet|GCTracer|LocalHeap|Worklist<|ArrayBufferSweeper|PretenuringHandler|EvacuateInPlace|BodyDescriptorApply<v8::internal::CallIterateBody, v8::internal::Map&, v8::internal::HeapObject&, int&, v8::internal::IterateAndScavenge/;
+
+/** V8 functions that run only for a mark-compact GC (marking, sweeping, evacuation, compaction). */
+const MAJOR_GC = /v8::internal::(?:[A-Za-z]*Mark(?:ing|Compact|Bit|er)|IncrementalMarking|ConcurrentMarking|Sweeper|Evacuat|[A-Za-z]*Evacuat|RememberedSetUpdating|LiveObjectRange|RecordMigratedSlot|MarkingBarrier|WeakObjects|MainMarkingVisitor|MarkingVisitorBase|MarkCompactCollector|FullEvacuator|PageEvacuation|ArrayBufferSweeper)|MainMarkingVisitor|RecordMigratedSlotVisitor|MarkingVisitor/;
 
 /** `callgrind_control <flag> <pid>`; rejects if it fails. */
 function control(flag, pid) {

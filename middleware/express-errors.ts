@@ -1,46 +1,36 @@
 /**
- * The errors an Express 5 request met, as the router itself reports them.
+ * The first error an Express 5 request met, as the router itself recorded it.
  *
- * router >= 2.3 (what Express 5 installs) publishes every handler invocation on the
- * `express.router.request` TracingChannel; its `error` event carries the error at its origin,
- * whether passed to `next(err)`, thrown, or rejected by an async handler, before any error
- * handler sees it. We only read it: the user's error object reaches their handler unchanged.
- * Express 4 has no such channel and no public hook for `next(err)`; there a 5xx response is
- * what marks the span failed (README, "Errors").
+ * router >= 2.3 (what Express 5 installs) remembers every error that reaches its `next`, whether
+ * passed to `next(err)`, thrown, or rejected by an async handler, in a Set on the request under
+ * the registered symbol `router.tracing.publishedErrors` (shared by every copy of the router, so
+ * nested routers and sub-apps add to the same Set). It does so for every request, traced or not,
+ * before any error handler sees the error; the Set keeps them in the order they came, so its
+ * first member is the error at its origin, even when an error handler later replaces it. We read
+ * it once, when the response ends: a request without an error pays one property lookup.
  *
- * Subscribing makes the router allocate a small context per handler call, so we subscribe once,
- * when the first middleware is created, and only record on requests we trace.
+ * Why not the router's `express.router.request` TracingChannel, whose `error` event carries the
+ * same object: subscribing to any of its events makes the router wrap every handler call of
+ * every request (a context object, a wrapped `next`, `runStores`), about 1-2% of an Express
+ * request's instructions (BENCHMARKS.md, "Instructions per request"). The Set costs nothing.
+ * One difference: when another subscriber does trace the channel, the router forgets an error
+ * that an error handler recovered from (`next()` without it); such a request is then failed by
+ * its status only, as on Express 4 and on router < 2.3, whose routers keep no such record.
  */
-import diagnosticsChannel from 'node:diagnostics_channel';
-import { exchangeOf } from './express-responses';
 
-/** The channel's `error` event name (`TracingChannel('express.router.request').error`). */
-export const ROUTER_ERROR_CHANNEL = 'tracing:express.router.request:error';
+const hasOwn = Object.prototype.hasOwnProperty.call.bind(Object.prototype.hasOwnProperty) as (o: object, key: PropertyKey) => boolean;
 
-interface RouterErrorContext {
-  res?: object;
-  error?: unknown;
-}
+/** Where router >= 2.3 keeps the errors a request met (`Symbol.for`, shared across its copies). */
+export const ROUTER_ERRORS = Symbol.for('router.tracing.publishedErrors');
 
-let subscribed = false;
-
-function onRouterError(message: unknown): void {
-  const ctx = message as RouterErrorContext | undefined;
-  const res = ctx?.res;
-  if (res === undefined || res === null || typeof res !== 'object') return;
-  const exchange = exchangeOf(res);
-  if (exchange === undefined) return;
-  // The first error is the origin; a handler that replaces it later does not hide it.
-  if (exchange.error === undefined && ctx!.error !== undefined) exchange.error = ctx!.error;
-}
-
-/** Subscribes to the router's error events (once per process). Never throws. */
-export function listenToRouterErrors(): void {
-  if (subscribed) return;
-  subscribed = true;
-  try {
-    diagnosticsChannel.subscribe(ROUTER_ERROR_CHANNEL, onRouterError);
-  } catch {
-    // An old Node without the channel API: a 5xx still marks the span failed.
-  }
+/** The first error the router recorded for `req` (Express 5), else undefined. Never throws. */
+export function firstRouterError(req: object): unknown {
+  // An own-property test first: `req[ROUTER_ERRORS]` on a request without errors walks Express's
+  // whole prototype chain of the request, megamorphically (~4 k instructions per request).
+  if (!hasOwn(req, ROUTER_ERRORS)) return undefined;
+  const errors = (req as { [ROUTER_ERRORS]?: unknown })[ROUTER_ERRORS];
+  if (!(errors instanceof Set) || errors.size === 0) return undefined;
+  // A Set iterates in insertion order: the first member is the first error.
+  for (const error of errors) return error;
+  return undefined;
 }

@@ -27,8 +27,6 @@ export class Exchange {
   readonly response: ServerResponse;
   /** Called once, when the response ends; `aborted`: before it was complete. Must not throw. */
   readonly onEnd: (exchange: Exchange, aborted: boolean) => void;
-  /** The first error the router reported for this request (Express 5), else undefined. */
-  error: unknown;
   /** The connection it is in flight on, when its end comes from the finish channel. */
   connection: Connection | undefined;
 
@@ -37,7 +35,6 @@ export class Exchange {
     this.request = request;
     this.response = response;
     this.onEnd = onEnd;
-    this.error = undefined;
     this.connection = undefined;
   }
 }

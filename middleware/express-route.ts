@@ -88,6 +88,32 @@ export function routeTemplate(req: unknown): string | undefined {
   }
 }
 
+/** Span names already made, by route template then method: at most `MAX_NAMES` templates. */
+const names = new Map<string, Map<string, string>>();
+const MAX_NAMES = 1000;
+
+/**
+ * `<METHOD> <template>`, the same string each time for the same pair: a name built per request
+ * would be a new (cons) string that the exporter must then flatten to encode it. Templates come
+ * from the app's route definitions, so there are few; past `MAX_NAMES` the name is built anew.
+ */
+export function routeName(method: string, template: string): string {
+  let byMethod = names.get(template);
+  if (byMethod === undefined) {
+    if (names.size >= MAX_NAMES) return method + ' ' + template;
+    byMethod = new Map();
+    names.set(template, byMethod);
+  }
+  let name = byMethod.get(method);
+  if (name === undefined) {
+    // Methods are few too, but a client chooses them: cap them as well.
+    if (byMethod.size >= 64) return method + ' ' + template;
+    name = method + ' ' + template;
+    byMethod.set(method, name);
+  }
+  return name;
+}
+
 /** The path part of a request URL (no query string). */
 export function pathname(url: string): string {
   const q = url.indexOf('?');

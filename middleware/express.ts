@@ -19,9 +19,9 @@ import { codes } from '../lib/codes';
 import { invalidOption } from '../lib/options';
 import type { Span } from '../lib/span';
 import type { SpanOptions, Tracer } from '../lib/tracer';
-import { listenToRouterErrors } from './express-errors';
+import { firstRouterError } from './express-errors';
 import { connectionOf, Exchange, isSeen, listenToResponses, markSeen, track } from './express-responses';
-import { pathname, routeTemplate } from './express-route';
+import { pathname, routeName, routeTemplate } from './express-route';
 
 /** Which requests get no span: exact paths, patterns of the path, or a predicate. */
 export type IgnoreRule = string | RegExp | ((req: IncomingMessage) => boolean);
@@ -62,7 +62,6 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
  */
 export function expressMiddleware(options: ExpressMiddlewareOptions = {}): ExpressMiddleware {
   const { tracer, ignore, serviceName, onResponse, traceIdHeader } = validate(options);
-  listenToRouterErrors();
   listenToResponses();
 
   // One options object reused for every request: startSpan reads it synchronously and keeps
@@ -116,12 +115,12 @@ function describeResponse(exchange: Exchange, aborted: boolean, tracer: Tracer, 
   const { span, request: req, response: res } = exchange;
   const template = routeTemplate(req);
   if (template !== undefined) {
-    span.updateName((req.method ?? 'GET') + ' ' + template);
+    span.updateName(routeName(req.method ?? 'GET', template));
     span.tag('http.route', template);
   }
   const status = res.headersSent ? res.statusCode : undefined;
   if (status !== undefined) span.tag('http.status_code', status);
-  const error = exchange.error;
+  const error = firstRouterError(req);
   if (error !== undefined) span.fail(error);
   else if (status !== undefined && status >= 500) span.fail('HTTP ' + status);
   if (aborted) span.annotate('aborted');

@@ -1,4 +1,4 @@
-import { pathTemplate, routeTemplate } from '../../middleware/express-route';
+import { pathTemplate, routeName, routeTemplate } from '../../middleware/express-route';
 
 // path-to-regexp 8, as router 2.0-2.2 (Express 5.0/5.1) compiled layers with it.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -49,5 +49,16 @@ describe('routeTemplate', () => {
     expect(pathTemplate('/a/:b')).toBe('/a/:b');
     expect(pathTemplate(/^\/x$/i)).toBe('/^\\/x$/i');
     expect(pathTemplate(['/a', /b/])).toBe('/a,/b/');
+  });
+});
+
+describe('routeName', () => {
+  it('is `<METHOD> <template>`, the same string for the same pair, and bounded', () => {
+    const a = routeName('GET', '/users/:id');
+    expect(a).toBe('GET /users/:id');
+    expect(routeName('GET', '/users/:id')).toBe(a);
+    expect(routeName('POST', '/users/:id')).toBe('POST /users/:id');
+    // Far more templates than the cache keeps: names stay right past the bound.
+    for (let i = 0; i < 1500; i++) expect(routeName('PUT', `/t/${i}`)).toBe(`PUT /t/${i}`);
   });
 });
