@@ -1,6 +1,6 @@
 'use strict';
 /** Small pieces every benchmark script shares. */
-const { spawnSync } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 
 /** The median of a list of numbers. */
 function median(values) {
@@ -13,6 +13,12 @@ function median(values) {
 function numberOption(name, fallback, argv = process.argv.slice(2)) {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? Number(argv[i + 1]) : fallback;
+}
+
+/** Reads `--name value` from the command line as a string, else `fallback`. */
+function stringOption(name, fallback, argv = process.argv.slice(2)) {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : fallback;
 }
 
 /** `order` rotated by `round`, so no variant always runs first (cold) or last. */
@@ -37,4 +43,41 @@ function nextMessage(child, type) {
   });
 }
 
-module.exports = { median, numberOption, rotate, hasTaskset, nextMessage };
+/** Sends `message` to a forked child and resolves with the child's next message. */
+function ask(child, message) {
+  return new Promise((resolve) => {
+    child.once('message', resolve);
+    child.send(message);
+  });
+}
+
+/**
+ * autocannon (its CLI, JSON output) against `url` for `duration` seconds with `connections`,
+ * on core 1 when `pin`; at `rate` requests/s in all when given, else as fast as it can. Rejects
+ * when any answer is not 2xx or fails, so a broken server never passes for a fast one.
+ */
+function autocannon({ url, connections, duration, rate, pin }) {
+  const cli = require.resolve('autocannon/autocannon.js');
+  const argv = [process.execPath, cli, '-c', String(connections), '-d', String(duration), '-j'];
+  if (rate !== undefined) argv.push('-R', String(rate));
+  argv.push(url);
+  const cmd = pin ? ['taskset', ['-c', '1', ...argv]] : [argv[0], argv.slice(1)];
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd[0], cmd[1], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.stderr.on('data', (chunk) => (err += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`autocannon failed (${code}): ${err}`));
+      const result = JSON.parse(out);
+      if (result.non2xx > 0 || result.errors > 0) {
+        return reject(new Error(`autocannon saw ${result.non2xx} non-2xx and ${result.errors} errors on ${url}`));
+      }
+      resolve(result);
+    });
+  });
+}
+
+module.exports = { median, numberOption, stringOption, rotate, hasTaskset, nextMessage, ask, autocannon };

@@ -17,12 +17,10 @@
  * functions V8 inlined into it, so a cost lands on the outermost optimized function.
  */
 const fs = require('node:fs');
+const { stringOption } = require('./_util');
 
 const args = process.argv.slice(2);
-const opt = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : fallback;
-};
+const opt = (name, fallback) => stringOption(name, fallback, args);
 const per = Number(opt('per', 4096));
 const top = Number(opt('top', 40));
 const byFile = args.includes('--files');

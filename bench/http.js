@@ -38,7 +38,7 @@
  */
 const { spawn, spawnSync } = require('node:child_process');
 const path = require('node:path');
-const { hasTaskset, median: med, numberOption, rotate } = require('./_util');
+const { ask, autocannon, hasTaskset, median: med, numberOption, rotate, stringOption } = require('./_util');
 
 const VARIANTS = {
   untraced: { file: '_http-untraced.js', what: 'no tracing' },
@@ -50,10 +50,7 @@ const VARIANTS = {
 };
 
 const args = process.argv.slice(2);
-const opt = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : fallback;
-};
+const opt = (name, fallback) => stringOption(name, fallback, args);
 const rounds = numberOption('rounds', 5);
 const seconds = numberOption('seconds', 5);
 const warmup = numberOption('warmup', 2);
@@ -281,32 +278,8 @@ async function countInstructions(pid) {
   };
 }
 
-function ask(child, message) {
-  return new Promise((resolve) => {
-    child.once('message', resolve);
-    child.send(message);
-  });
-}
 
-/** Runs autocannon (CLI, JSON output) on core 1 against `url` for `duration` seconds. */
+/** autocannon on core 1 against `url` for `duration` seconds. */
 function load(url, duration) {
-  const cli = require.resolve('autocannon/autocannon.js');
-  const argv = [process.execPath, cli, '-c', String(connections), '-d', String(duration), '-j', url];
-  const cmd = pin ? ['taskset', ['-c', '1', ...argv]] : [argv[0], argv.slice(1)];
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd[0], cmd[1], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (chunk) => (out += chunk));
-    child.stderr.on('data', (chunk) => (err += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`autocannon failed (${code}): ${err}`));
-      const result = JSON.parse(out);
-      if (result.non2xx > 0 || result.errors > 0) {
-        return reject(new Error(`autocannon saw ${result.non2xx} non-2xx and ${result.errors} errors on ${url}`));
-      }
-      resolve(result);
-    });
-  });
+  return autocannon({ url, connections, duration, pin });
 }

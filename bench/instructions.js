@@ -51,7 +51,7 @@ const fs = require('node:fs');
 const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
-const { median, numberOption } = require('./_util');
+const { ask, median, numberOption, stringOption } = require('./_util');
 
 const VARIANTS = {
   untraced: { file: '_http-untraced.js', what: 'no tracing' },
@@ -69,10 +69,7 @@ const VARIANTS = {
 };
 
 const args = process.argv.slice(2);
-const opt = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : fallback;
-};
+const opt = (name, fallback) => stringOption(name, fallback, args);
 const requests = numberOption('requests', 4096);
 const warmup = numberOption('warmup', 8192);
 const connections = numberOption('connections', 1);
@@ -411,9 +408,3 @@ function startUdpSink() {
   });
 }
 
-function ask(child, message) {
-  return new Promise((resolve) => {
-    child.once('message', resolve);
-    child.send(message);
-  });
-}

@@ -29,13 +29,10 @@
  */
 const { spawn } = require('node:child_process');
 const path = require('node:path');
-const { hasTaskset, median, numberOption, rotate } = require('./_util');
+const { ask, autocannon, hasTaskset, median, numberOption, rotate, stringOption } = require('./_util');
 
 const args = process.argv.slice(2);
-const opt = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : fallback;
-};
+const opt = (name, fallback) => stringOption(name, fallback, args);
 const rounds = numberOption('rounds', 3);
 const seconds = numberOption('seconds', 5);
 const warmup = numberOption('warmup', 2);
@@ -267,25 +264,7 @@ async function stopServer(sink, server, variant) {
 
 /** autocannon on core 1 for `duration` s: as fast as it can, or at `rate` req/s in all. */
 function load(port, duration, rate) {
-  const cli = require.resolve('autocannon/autocannon.js');
-  const argv = [process.execPath, cli, '-c', String(connections), '-d', String(duration), '-j'];
-  if (rate !== undefined) argv.push('-R', String(rate));
-  argv.push(`http://127.0.0.1:${port}/${route}`);
-  const cmd = pin ? ['taskset', ['-c', '1', ...argv]] : [argv[0], argv.slice(1)];
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd[0], cmd[1], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (chunk) => (out += chunk));
-    child.stderr.on('data', (chunk) => (err += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`autocannon failed (${code}): ${err}`));
-      const result = JSON.parse(out);
-      if (result.non2xx > 0 || result.errors > 0) reject(new Error(`autocannon saw ${result.non2xx} non-2xx and ${result.errors} errors`));
-      else resolve(result);
-    });
-  });
+  return autocannon({ url: `http://127.0.0.1:${port}/${route}`, connections, duration, rate, pin });
 }
 
 /** The Zipkin sink of bench/http.js, on core 1. */
@@ -305,9 +284,3 @@ function startSink() {
   });
 }
 
-function ask(child, message) {
-  return new Promise((resolve) => {
-    child.once('message', resolve);
-    child.send(message);
-  });
-}
