@@ -80,4 +80,16 @@ function autocannon({ url, connections, duration, rate, pin }) {
   });
 }
 
-module.exports = { median, numberOption, stringOption, rotate, hasTaskset, nextMessage, ask, autocannon };
+/** `callgrind_control <flag> <pid>` (`-z` zeroes the counters, `-d` dumps them); rejects if it fails. */
+function callgrindControl(flag, pid) {
+  return new Promise((resolve, reject) => {
+    const child = spawn('callgrind_control', [flag, String(pid)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.stderr.on('data', (chunk) => (out += chunk));
+    child.once('error', reject);
+    child.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`callgrind_control ${flag} ${pid} failed (${code}): ${out}`))));
+  });
+}
+
+module.exports = { median, numberOption, stringOption, rotate, hasTaskset, nextMessage, ask, autocannon, callgrindControl };

@@ -51,7 +51,7 @@ const fs = require('node:fs');
 const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
-const { ask, median, numberOption, stringOption } = require('./_util');
+const { ask, callgrindControl, median, numberOption, stringOption } = require('./_util');
 
 const VARIANTS = {
   untraced: { file: '_http-untraced.js', what: 'no tracing' },
@@ -231,10 +231,10 @@ async function measure({ express, route, variant, tmp, zipkinSink, statsdSink, r
     const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
     const url = `http://127.0.0.1:${port}/${route}`;
     await drive(url, agent, warmup);
-    await control('-z', child.pid);
+    await callgrindControl('-z', child.pid);
     const before = new Set(fs.readdirSync(tmp));
     await drive(url, agent, requests);
-    await control('-d', child.pid);
+    await callgrindControl('-d', child.pid);
     agent.destroy();
     const all = fs.readdirSync(tmp).filter((f) => !before.has(f) && f.startsWith(path.basename(outFile)));
     // A worker thread: one dump per thread, and the main thread's (-01) is the app's count.
@@ -345,17 +345,6 @@ const MINOR_GC = /Scaveng|v8::internal::Heap::|IterateObjectCache|RootScavengeVi
 /** V8 functions that run only for a mark-compact GC (marking, sweeping, evacuation, compaction). */
 const MAJOR_GC = /v8::internal::(?:[A-Za-z]*Mark(?:ing|Compact|Bit|er)|IncrementalMarking|ConcurrentMarking|Sweeper|Evacuat|[A-Za-z]*Evacuat|RememberedSetUpdating|LiveObjectRange|RecordMigratedSlot|MarkingBarrier|WeakObjects|MainMarkingVisitor|MarkingVisitorBase|MarkCompactCollector|FullEvacuator|PageEvacuation|ArrayBufferSweeper)|MainMarkingVisitor|RecordMigratedSlotVisitor|MarkingVisitor/;
 
-/** `callgrind_control <flag> <pid>`; rejects if it fails. */
-function control(flag, pid) {
-  return new Promise((resolve, reject) => {
-    const child = spawn('callgrind_control', [flag, String(pid)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (chunk) => (out += chunk));
-    child.stderr.on('data', (chunk) => (out += chunk));
-    child.once('error', reject);
-    child.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`callgrind_control ${flag} ${pid} failed (${code}): ${out}`))));
-  });
-}
 
 /** Sends `count` GET requests to `url`, `connections` at a time; every answer must be 200. */
 function drive(url, agent, count) {

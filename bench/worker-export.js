@@ -29,7 +29,7 @@
  */
 const { spawn } = require('node:child_process');
 const path = require('node:path');
-const { ask, autocannon, hasTaskset, median, numberOption, rotate, stringOption } = require('./_util');
+const { ask, autocannon, callgrindControl, hasTaskset, median, numberOption, rotate, stringOption } = require('./_util');
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => stringOption(name, fallback, args);
@@ -192,12 +192,12 @@ async function callgrindSpans(variant, zipkinUrl, tmp) {
   });
   try {
     await next();
-    await control('-z', child.pid);
+    await callgrindControl('-z', child.pid);
     const before = new Set(fs.readdirSync(tmp));
     const done = next();
     child.send('go');
     const { spans } = await done;
-    await control('-d', child.pid);
+    await callgrindControl('-d', child.pid);
     const dumps = fs.readdirSync(tmp).filter((f) => !before.has(f) && f.startsWith(path.basename(out)));
     const main = dumps.filter((f) => f.endsWith('-01'));
     if (main.length !== 1) throw new Error(`expected one main-thread dump for ${variant}, found ${dumps.join(', ') || 'none'}`);
@@ -209,17 +209,6 @@ async function callgrindSpans(variant, zipkinUrl, tmp) {
   }
 }
 
-/** `callgrind_control <flag> <pid>`; rejects if it fails. */
-function control(flag, pid) {
-  return new Promise((resolve, reject) => {
-    const child = spawn('callgrind_control', [flag, String(pid)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (chunk) => (out += chunk));
-    child.stderr.on('data', (chunk) => (out += chunk));
-    child.once('error', reject);
-    child.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`callgrind_control ${flag} ${pid} failed (${code}): ${out}`))));
-  });
-}
 
 function spawnSyncPin() {
   require('node:child_process').spawnSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)]);

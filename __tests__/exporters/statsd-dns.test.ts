@@ -6,9 +6,10 @@
  * backlog. Now: a handful of lookups, one at a time, the app's lookups unaffected, every metric
  * dropped and counted, shutdown() prompt and the process gone right after.
  */
-import { spawn } from 'node:child_process';
+
 import * as fs from 'node:fs';
 import { join } from 'node:path';
+import { runUntilExit } from '../helpers/child-exit';
 import { compileLib, removeDir } from '../helpers/core-fixtures';
 
 const ROOT = join(__dirname, '..', '..');
@@ -47,33 +48,17 @@ interface Report {
   diagnostics: Record<string, number>;
 }
 
-function runChild(protocol: 'udp' | 'tcp'): Promise<{ code: number | null; report: Report; exitAfterReportMs: number; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD], {
-      env: { ...process.env, DIST: dist as string, STATSD_HOST: 'nonexistent.invalid', PROTOCOL: protocol, RUN_MS: String(RUN_MS) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    let reportedAt = 0;
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      if (reportedAt === 0 && stdout.includes('\n')) reportedAt = Date.now();
-    });
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const limit = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`the child did not exit by itself within ${EXIT_LIMIT_MS} ms\n${stdout}\n${stderr}`));
-    }, EXIT_LIMIT_MS);
-    child.on('exit', (code) => {
-      clearTimeout(limit);
-      try {
-        resolve({ code, report: JSON.parse(stdout.trim().split('\n')[0]) as Report, exitAfterReportMs: Date.now() - reportedAt, stderr });
-      } catch {
-        reject(new Error(`no report from the child:\n${stdout}\n${stderr}`));
-      }
-    });
-  });
+async function runChild(protocol: 'udp' | 'tcp'): Promise<{ code: number | null; report: Report; exitAfterReportMs: number; stderr: string }> {
+  const env = { ...process.env, DIST: dist as string, STATSD_HOST: 'nonexistent.invalid', PROTOCOL: protocol, RUN_MS: String(RUN_MS) };
+  const exited = await runUntilExit(CHILD, env, EXIT_LIMIT_MS);
+  const exitedAt = Date.now();
+  let report: Report;
+  try {
+    report = JSON.parse(exited.stdout.trim().split('\n')[0]) as Report;
+  } catch {
+    throw new Error(`no report from the child:\n${exited.stdout}\n${exited.stderr}`);
+  }
+  return { code: exited.code, report, exitAfterReportMs: exitedAt - exited.firstLineAt, stderr: exited.stderr };
 }
 
 describe.each(['udp', 'tcp'] as const)('StatsD over %s to a host that does not resolve', (protocol) => {

@@ -1,7 +1,8 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type ExitedChild, runUntilExit } from '../helpers/child-exit';
 import { StatsdDaemon } from '../helpers/statsd-daemon';
 
 const ROOT = join(__dirname, '..', '..');
@@ -29,34 +30,10 @@ afterAll(async () => {
   if (dist !== undefined) rmSync(dist, { recursive: true, force: true });
 });
 
-interface ChildResult {
-  code: number | null;
-  signal: string | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs the child app and resolves when it exits on its own (killed, and failed, after EXIT_LIMIT_MS). */
-function runChild(env: Record<string, string>): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD], {
-      // The compiled output lives outside the repository: let it find hot-shots here.
-      env: { ...process.env, ...env, DIST: dist, NODE_PATH: join(ROOT, 'node_modules') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const limit = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`the child did not exit by itself within ${EXIT_LIMIT_MS} ms\n${stdout}\n${stderr}`));
-    }, EXIT_LIMIT_MS);
-    child.on('exit', (code, signal) => {
-      clearTimeout(limit);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
+function runChild(env: Record<string, string>): Promise<ExitedChild> {
+  // The compiled output lives outside the repository: let it find hot-shots here.
+  return runUntilExit(CHILD, { ...process.env, ...env, DIST: dist, NODE_PATH: join(ROOT, 'node_modules') }, EXIT_LIMIT_MS);
 }
 
 describe.each(['udp', 'tcp'] as const)('StatsdExporter shutdown over %s', (protocol) => {

@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { MessagePort } from 'node:worker_threads';
 import type { DiagnosticEvent } from '../../lib/types';
 import { type BuiltPackage, buildPackage } from '../helpers/built-package';
+import { runUntilExit } from '../helpers/child-exit';
 import { StatsdDaemon } from '../helpers/statsd-daemon';
 import { ZipkinCollector } from '../helpers/zipkin-collector';
 
@@ -246,24 +246,7 @@ describe('export in a worker thread', () => {
 
   it('a process exporting in a worker exits by itself, with its spans delivered', async () => {
     const inWorker = await collector();
-    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [CHILD], {
-        env: { ...process.env, DIST: dist, ZIPKIN_URL: inWorker.url, SPANS: '50' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const limit = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`the child did not exit by itself within ${EXIT_LIMIT_MS} ms\n${stdout}\n${stderr}`));
-      }, EXIT_LIMIT_MS);
-      child.on('exit', (code) => {
-        clearTimeout(limit);
-        resolve({ code, stdout, stderr });
-      });
-    });
+    const result = await runUntilExit(CHILD, { ...process.env, DIST: dist, ZIPKIN_URL: inWorker.url, SPANS: '50' }, EXIT_LIMIT_MS);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ spansExported: 50 });
