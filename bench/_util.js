@@ -92,4 +92,24 @@ function callgrindControl(flag, pid) {
   });
 }
 
-module.exports = { median, numberOption, stringOption, rotate, hasTaskset, nextMessage, ask, autocannon, callgrindControl };
+/**
+ * The Zipkin sink of the HTTP benchmarks (`_http-sink.js`) in its own process, on core 1 when
+ * `pin`; resolves with the child and the port it listens on (its first line of output).
+ */
+function startZipkinSink({ pin = false } = {}) {
+  const argv = [process.execPath, require('node:path').join(__dirname, '_http-sink.js')];
+  const cmd = pin ? ['taskset', ['-c', '1', ...argv]] : [argv[0], argv.slice(1)];
+  const child = spawn(cmd[0], cmd[1], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.once('error', reject);
+    child.stdout.on('data', function onData(chunk) {
+      out += chunk;
+      if (!out.includes('\n')) return;
+      child.stdout.off('data', onData);
+      resolve({ child, port: Number(out.trim()) });
+    });
+  });
+}
+
+module.exports = { median, numberOption, stringOption, rotate, hasTaskset, nextMessage, ask, autocannon, callgrindControl, startZipkinSink };

@@ -51,7 +51,7 @@ const fs = require('node:fs');
 const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
-const { ask, callgrindControl, median, numberOption, stringOption } = require('./_util');
+const { ask, callgrindControl, median, numberOption, startZipkinSink, stringOption } = require('./_util');
 
 const VARIANTS = {
   untraced: { file: '_http-untraced.js', what: 'no tracing' },
@@ -372,17 +372,7 @@ function drive(url, agent, count) {
 
 /** The Zipkin sink of bench/http.js, in its own process. */
 function startSink() {
-  const child = spawn(process.execPath, [path.join(__dirname, '_http-sink.js')], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.once('error', reject);
-    child.stdout.on('data', function onData(chunk) {
-      out += chunk;
-      if (!out.includes('\n')) return;
-      child.stdout.off('data', onData);
-      resolve({ child, port: Number(out.trim()) });
-    });
-  });
+  return startZipkinSink();
 }
 
 /** A UDP socket on 127.0.0.1 that counts the StatsD packets it receives. */

@@ -29,7 +29,7 @@
  */
 const { spawn } = require('node:child_process');
 const path = require('node:path');
-const { ask, autocannon, callgrindControl, hasTaskset, median, numberOption, rotate, stringOption } = require('./_util');
+const { ask, autocannon, callgrindControl, hasTaskset, median, numberOption, rotate, startZipkinSink, stringOption } = require('./_util');
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => stringOption(name, fallback, args);
@@ -258,18 +258,6 @@ function load(port, duration, rate) {
 
 /** The Zipkin sink of bench/http.js, on core 1. */
 function startSink() {
-  const argv = [process.execPath, path.join(__dirname, '_http-sink.js')];
-  const cmd = pin ? ['taskset', ['-c', '1', ...argv]] : [argv[0], argv.slice(1)];
-  const child = spawn(cmd[0], cmd[1], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.once('error', reject);
-    child.stdout.on('data', function onData(chunk) {
-      out += chunk;
-      if (!out.includes('\n')) return;
-      child.stdout.off('data', onData);
-      resolve({ child, port: Number(out.trim()) });
-    });
-  });
+  return startZipkinSink({ pin });
 }
 
