@@ -16,6 +16,7 @@
 const { execFileSync, fork, spawnSync } = require('node:child_process');
 const dgram = require('node:dgram');
 const path = require('node:path');
+const { median, nextMessage } = require('./_util');
 
 const BATCH_SPANS = 512;
 const WARMUP_BATCHES = 40;
@@ -176,22 +177,11 @@ function sink() {
   });
 }
 
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
+/** Sends `message` to the sink process and resolves with its next reply of `type`. */
 function request(proc, message, type) {
-  return new Promise((resolve) => {
-    const onMessage = (reply) => {
-      if (reply.type !== type) return;
-      proc.off('message', onMessage);
-      resolve(reply);
-    };
-    proc.on('message', onMessage);
-    proc.send(message);
-  });
+  const reply = nextMessage(proc, type);
+  proc.send(message);
+  return reply;
 }
 
 function waitFor(proc, type) {
