@@ -673,12 +673,8 @@ export class Tracer {
     // A sampled parent made here is a RecordingSpan; one handed in by the caller may be any span.
     const recordingParent = localParent instanceof RecordingSpan ? localParent : undefined;
     this.counts.spansStarted++;
-    const checked = checkedIds && this.ownIds;
     const parentOrigin = recordingParent === undefined ? undefined : RecordingSpan.origin(recordingParent);
-    const origin =
-      parentOrigin !== undefined && parentOrigin.carried === context && parentOrigin.checkedIds === checked && parentOrigin.sink === this.sink
-        ? parentOrigin
-        : this.originFor(context, checked);
+    const origin = this.originFor(context, checkedIds && this.ownIds, parentOrigin);
     const span = new RecordingSpan(
       origin,
       traceId,
@@ -704,10 +700,10 @@ export class Tracer {
    */
   private localChild(parent: RecordingSpan, name: string): RecordingSpan {
     this.counts.spansStarted++;
-    let origin = RecordingSpan.origin(parent);
-    // The parent's serves, unless the parent came from another tracer or an earlier configure
-    // with our own id generator (`withSpan` can make any span current).
-    if (origin.sink !== this.sink || (origin.checkedIds && !this.ownIds)) origin = this.originFor(origin.carried, origin.checkedIds && this.ownIds);
+    // The parent's origin serves, unless the parent came from another tracer or an earlier
+    // configure with our own id generator (`withSpan` can make any span current).
+    const parentOrigin = RecordingSpan.origin(parent);
+    const origin = this.originFor(parentOrigin.carried, parentOrigin.checkedIds && this.ownIds, parentOrigin);
     const span = new RecordingSpan(
       origin,
       parent.traceId,
@@ -726,8 +722,12 @@ export class Tracer {
     return span;
   }
 
-  /** A `SpanOrigin` of this tracer for `carried`: a shared one in the common cases. */
-  private originFor(carried: Carried, checkedIds: boolean): SpanOrigin {
+  /**
+   * A `SpanOrigin` of this tracer for `carried`: the parent's when it is the same, else a shared
+   * one in the common cases, else a new one.
+   */
+  private originFor(carried: Carried, checkedIds: boolean, parent?: SpanOrigin): SpanOrigin {
+    if (parent !== undefined && parent.carried === carried && parent.checkedIds === checkedIds && parent.sink === this.sink) return parent;
     if (carried === CARRIED_NONE || carried === CARRIED_RANDOM) {
       return this.origins[(carried === CARRIED_RANDOM ? 2 : 0) + (checkedIds ? 1 : 0)];
     }

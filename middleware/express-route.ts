@@ -91,6 +91,8 @@ export function routeTemplate(req: unknown): string | undefined {
 /** Span names already made, by route template then method: at most `MAX_NAMES` templates. */
 const names = new Map<string, Map<string, string>>();
 const MAX_NAMES = 1000;
+/** Methods per template at most: a client chooses the method. */
+const MAX_METHODS = 64;
 
 /**
  * `<METHOD> <template>`, the same string each time for the same pair: a name built per request
@@ -106,8 +108,7 @@ export function routeName(method: string, template: string): string {
   }
   let name = byMethod.get(method);
   if (name === undefined) {
-    // Methods are few too, but a client chooses them: cap them as well.
-    if (byMethod.size >= 64) return method + ' ' + template;
+    if (byMethod.size >= MAX_METHODS) return method + ' ' + template;
     name = method + ' ' + template;
     byMethod.set(method, name);
   }
