@@ -43,9 +43,17 @@ function makeExporter() {
   }
 }
 // exportIn: 'worker' takes exporters described by data; the package entry registers how to run them.
-if (variant === 'tomograph-worker') require(path.join(dist, 'exporters/env'));
-const options = variant === 'tomograph-worker'
-  ? { serviceName: 'bench-tomograph', exportIn: 'worker', exporters: [{ zipkin: { url: process.env.ZIPKIN_URL } }] }
+// BENCH_WORKER_PRIORITY sets the worker thread's nice value (WorkerExporter's `priority`) instead of its default.
+const inWorker = variant.startsWith('tomograph-worker');
+if (inWorker) require(path.join(dist, 'exporters/env'));
+function workerExporters() {
+  const zipkin = { zipkin: { url: process.env.ZIPKIN_URL } };
+  if (!process.env.BENCH_WORKER_PRIORITY) return [zipkin];
+  const { WorkerExporter } = require(path.join(dist, 'exporters/worker'));
+  return [new WorkerExporter({ exporters: [zipkin], priority: Number(process.env.BENCH_WORKER_PRIORITY) })];
+}
+const options = inWorker
+  ? { serviceName: 'bench-tomograph', exportIn: 'worker', exporters: workerExporters() }
   : { serviceName: 'bench-tomograph', exporters: [makeExporter()] };
 if (process.env.BENCH_TRACER_OPTIONS) Object.assign(options, JSON.parse(process.env.BENCH_TRACER_OPTIONS));
 const tracer = new Tracer(options);

@@ -45,7 +45,13 @@ const pin = hasTaskset();
 const VARIANTS = {
   untraced: { file: '_http-untraced.js', what: 'no tracing' },
   tomograph: { file: '_http-tomograph.js', service: 'bench-tomograph', what: 'tomograph, ZipkinExporter on the main thread' },
-  'tomograph-worker': { file: '_http-tomograph.js', service: 'bench-tomograph', what: "tomograph, Zipkin export in a worker thread (exportIn: 'worker')" },
+  'tomograph-worker': { file: '_http-tomograph.js', service: 'bench-tomograph', what: "tomograph, Zipkin export in a worker thread (exportIn: 'worker'), nice 10 (the default)" },
+  'tomograph-worker-nice0': {
+    file: '_http-tomograph.js', service: 'bench-tomograph', workerPriority: 0, what: 'the same, the worker thread at the app\'s own priority (nice 0)',
+  },
+  'tomograph-worker-nice19': {
+    file: '_http-tomograph.js', service: 'bench-tomograph', workerPriority: 19, what: 'the same, the worker thread at the lowest priority (nice 19)',
+  },
   otel: { file: '_http-otel.js', service: 'bench-otel', what: 'OpenTelemetry: http + express instrumentations, BatchSpanProcessor, exporter-zipkin' },
   // A control (not run by default): does an idle worker thread alone change the main thread's delay?
   'untraced-idle-worker': { file: '_http-untraced.js', idleWorker: true, what: 'no tracing, plus an idle worker thread (control)' },
@@ -219,7 +225,8 @@ function startServer(variant, zipkinUrl) {
   const cmd = pin ? ['taskset', ['-c', '0', ...argv]] : [argv[0], argv.slice(1)];
   const child = spawn(cmd[0], cmd[1], {
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-    env: { ...process.env, BENCH_VARIANT: variant, ZIPKIN_URL: zipkinUrl, TOMOGRAPH_DIST: dist, BENCH_IDLE_WORKER: VARIANTS[variant].idleWorker ? '1' : '' },
+    env: { ...process.env, BENCH_VARIANT: variant, ZIPKIN_URL: zipkinUrl, TOMOGRAPH_DIST: dist, BENCH_IDLE_WORKER: VARIANTS[variant].idleWorker ? '1' : '',
+      BENCH_WORKER_PRIORITY: VARIANTS[variant].workerPriority === undefined ? '' : String(VARIANTS[variant].workerPriority) },
   });
   return new Promise((resolve, reject) => {
     let out = '';

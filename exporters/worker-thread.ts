@@ -4,7 +4,9 @@
  * runs every exporter on it, and answers each message once it is done, so the main thread can
  * count the batch as exported or failed.
  */
+import { setPriority } from 'node:os';
 import { type MessagePort, workerData } from 'node:worker_threads';
+import { codes } from '../lib/codes';
 import { errorMessage } from '../lib/diagnostics';
 import { isThenable } from '../lib/thenable';
 import type { Exporter, ExporterHost, FinishedSpan } from '../lib/types';
@@ -14,6 +16,8 @@ import { makeExporters, type ResolvedSpec, type ToMain, type ToWorker } from './
 interface StartData {
   readonly specs: readonly ResolvedSpec[];
   readonly exportTimeoutMs: number;
+  /** This thread's nice value (Linux). */
+  readonly priority: number;
   readonly port: MessagePort;
   /** Set to 1 once the exporters are made (or failed to be), so the main thread can stop waiting. */
   readonly started: Int32Array;
@@ -28,6 +32,17 @@ function send(message: ToMain): void {
   } catch {
     // A detail that cannot be cloned: send the message without it.
     if (message.type === 'diagnostic') port.postMessage({ type: 'diagnostic', code: message.code, message: message.message });
+  }
+}
+
+// On Linux a nice value belongs to a thread, and setpriority(PRIO_PROCESS, 0) sets the calling
+// thread's: this thread yields the core to the app's when both are runnable, and the app's own
+// priority is untouched. Elsewhere the call would lower the whole process, so it is not made.
+if (process.platform === 'linux' && data.priority > 0) {
+  try {
+    setPriority(data.priority);
+  } catch (error) {
+    send({ type: 'diagnostic', code: codes.EXPORT_FAILED, message: `tomograph: the export worker could not lower its priority: ${errorMessage(error)}` });
   }
 }
 

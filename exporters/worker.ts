@@ -27,6 +27,12 @@ export interface WorkerExporterOptions {
   maxRestartsPerMinute?: number;
   /** Receives this exporter's faults. Default: the tracer's `onDiagnostic` (through `attach`). */
   onDiagnostic?: (event: DiagnosticEvent) => void;
+  /**
+   * The worker thread's nice value on Linux, 0 (the app's own) to 19 (lowest), so the kernel runs
+   * the app's thread first when both want the same core. Default 10. Ignored elsewhere: there,
+   * a priority applies to the whole process.
+   */
+  priority?: number;
 }
 
 interface Pending {
@@ -35,7 +41,10 @@ interface Pending {
   readonly reject: (error: Error) => void;
 }
 
-const KNOWN_OPTIONS = new Set(['exporters', 'exportTimeoutMs', 'startTimeoutMs', 'maxRestartsPerMinute', 'onDiagnostic']);
+const KNOWN_OPTIONS = new Set(['exporters', 'exportTimeoutMs', 'startTimeoutMs', 'maxRestartsPerMinute', 'onDiagnostic', 'priority']);
+/** `os.constants.priority.PRIORITY_BELOW_NORMAL`: see BENCHMARKS.md, "Export in a worker thread", for why. */
+const DEFAULT_PRIORITY = 10;
+const LOWEST_PRIORITY = 19;
 const WORKER_FILE = join(__dirname, 'worker-thread.js');
 const MINUTE_MS = 60_000;
 
@@ -55,6 +64,7 @@ export class WorkerExporter implements Exporter {
   private readonly specs: readonly ResolvedSpec[];
   private readonly exportTimeoutMs: number;
   private readonly maxRestartsPerMinute: number;
+  private readonly priority: number;
   private readonly packer = new BatchPacker();
   private readonly pending = new Map<number, Pending>();
   private diagnostics: Pick<Diagnostics, 'report'>;
@@ -77,6 +87,7 @@ export class WorkerExporter implements Exporter {
     this.exportTimeoutMs = positive('exportTimeoutMs', options.exportTimeoutMs, 10000);
     const startTimeoutMs = positive('startTimeoutMs', options.startTimeoutMs, 5000);
     this.maxRestartsPerMinute = positive('maxRestartsPerMinute', options.maxRestartsPerMinute, 10);
+    this.priority = niceValue(options.priority);
     if (options.onDiagnostic !== undefined && typeof options.onDiagnostic !== 'function') {
       throw invalidOption(`WorkerExporter: onDiagnostic must be a function, not ${describeValue(options.onDiagnostic)}`);
     }
@@ -177,7 +188,7 @@ export class WorkerExporter implements Exporter {
     const started = new Int32Array(new SharedArrayBuffer(4));
     const worker = new Worker(WORKER_FILE, {
       name: 'tomograph-export',
-      workerData: { specs: this.specs, exportTimeoutMs: this.exportTimeoutMs, port: channel.port2, started },
+      workerData: { specs: this.specs, exportTimeoutMs: this.exportTimeoutMs, priority: this.priority, port: channel.port2, started },
       transferList: [channel.port2],
     });
     worker.unref();
@@ -261,6 +272,14 @@ function positive(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
     throw invalidOption(`WorkerExporter: ${name} must be a positive integer, not ${describeValue(value)}`);
+  }
+  return value;
+}
+
+function niceValue(value: unknown): number {
+  if (value === undefined) return DEFAULT_PRIORITY;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > LOWEST_PRIORITY) {
+    throw invalidOption(`WorkerExporter: priority must be an integer nice value from 0 to ${LOWEST_PRIORITY}, not ${describeValue(value)}`);
   }
   return value;
 }

@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MessagePort } from 'node:worker_threads';
 import type { DiagnosticEvent } from '../../lib/types';
@@ -265,6 +266,27 @@ describe('export in a worker thread', () => {
     expect(configure({ exportIn: 'worker', exporters: [{ module: './no-such-exporter' }] })).toThrow(/cannot be found/);
     expect(configure({ exportIn: 'elsewhere' as never })).toThrow(/exportIn must be 'main' or 'worker'/);
     expect(configure({ exporters: [{ zipkin: { url: 'http://127.0.0.1:1/' } }] })).toThrow(/needs exportIn: 'worker'/);
+  });
+
+  (process.platform === 'linux' ? it : it.skip)('runs at a lower priority than the app (Linux), leaving the app\'s own as it was', async () => {
+    const niceOf = (task: string): number => {
+      const stat = readFileSync(`/proc/self/task/${task}/stat`, 'utf8');
+      // Fields after the command's closing parenthesis: state is field 3, nice field 19.
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    };
+    const appBefore = niceOf(String(process.pid));
+    const tasksBefore = new Set(readdirSync('/proc/self/task'));
+    const sink = await collector();
+    // The constructor returns once the worker has made its exporters, after it set its priority.
+    const exporter = new workerModule.WorkerExporter({ exporters: [{ zipkin: { url: sink.url } }], priority: 15 });
+    closers.push(() => exporter.shutdown());
+    const started = readdirSync('/proc/self/task').filter((task) => !tasksBefore.has(task)).map(niceOf);
+    expect(started).toContain(15);
+    expect(niceOf(String(process.pid))).toBe(appBefore);
+    for (const priority of [-1, 20, 1.5, '10']) {
+      expect(() => new workerModule.WorkerExporter({ exporters: [{ zipkin: { url: sink.url } }], priority: priority as number }))
+        .toThrow(/priority must be an integer nice value from 0 to 19/);
+    }
   });
 
   it('takes a WorkerExporter as it is, beside exporters described by data', async () => {
