@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import { describeValue, invalidOption } from '../lib/options';
+import type { MetricsExporter } from '../lib/metrics/types';
 import type { Exporter } from '../lib/types';
 import type { PackedBatch } from './worker-format';
+import type { PackedMetrics } from './worker-metrics';
 import type { StatsdExporterOptions } from './statsd';
 import type { ZipkinExporterOptions } from './zipkin';
 
@@ -40,6 +42,7 @@ export interface ResolvedSpec {
 export type ToWorker =
   | { type: 'attach'; resource: Readonly<Record<string, string | number | boolean>> }
   | (PackedBatch & { type: 'batch'; seq: number })
+  | (PackedMetrics & { type: 'metrics'; seq: number })
   | { type: 'flush'; seq: number }
   | { type: 'shutdown'; seq: number }
   | { type: 'exit'; code: number };
@@ -100,8 +103,11 @@ export function resolveSpecs(specs: unknown): ResolvedSpec[] {
   });
 }
 
+/** An exporter made in the worker: of spans, of metrics updates, or both (StatsD). */
+export type WorkerSideExporter = Partial<Exporter> & Partial<MetricsExporter>;
+
 /** Makes the exporters in the worker; throws the constructor's own error on a wrong option. */
-export function makeExporters(specs: readonly ResolvedSpec[]): { name: string; exporter: Exporter }[] {
+export function makeExporters(specs: readonly ResolvedSpec[]): { name: string; exporter: WorkerSideExporter }[] {
   return specs.map((spec) => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const loaded = require(spec.file) as Record<string, unknown>;
@@ -111,9 +117,9 @@ export function makeExporters(specs: readonly ResolvedSpec[]): { name: string; e
     if (typeof Class !== 'function') {
       throw invalidOption(`WorkerExporter: ${spec.label} is not a class (the module exports ${describeValue(Class)} there)`);
     }
-    const exporter = new (Class as new (options: unknown) => Exporter)(spec.options);
-    if (exporter === null || typeof exporter !== 'object' || typeof exporter.export !== 'function') {
-      throw invalidOption(`WorkerExporter: ${spec.label} made an object with no export(spans) method`);
+    const exporter = new (Class as new (options: unknown) => WorkerSideExporter)(spec.options);
+    if (exporter === null || typeof exporter !== 'object' || (typeof exporter.export !== 'function' && typeof exporter.exportMetrics !== 'function')) {
+      throw invalidOption(`WorkerExporter: ${spec.label} made an object with neither an export(spans) nor an exportMetrics(update) method`);
     }
     return { name: spec.label, exporter };
   });

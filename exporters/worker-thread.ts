@@ -9,9 +9,12 @@ import { type MessagePort, workerData } from 'node:worker_threads';
 import { codes } from '../lib/codes';
 import { errorMessage } from '../lib/diagnostics';
 import { isThenable } from '../lib/thenable';
-import type { Exporter, ExporterHost, FinishedSpan } from '../lib/types';
+import { forRank, type RankedUpdate } from '../lib/metrics/export-loop';
+import { levelRank } from '../lib/metrics/names';
+import type { ExporterHost, FinishedSpan } from '../lib/types';
 import { BatchUnpacker } from './worker-unpack';
-import { makeExporters, type ResolvedSpec, type ToMain, type ToWorker } from './worker-protocol';
+import { unpackMetrics } from './worker-metrics';
+import { makeExporters, type ResolvedSpec, type ToMain, type ToWorker, type WorkerSideExporter } from './worker-protocol';
 
 interface StartData {
   readonly specs: readonly ResolvedSpec[];
@@ -46,7 +49,7 @@ if (process.platform === 'linux' && data.priority > 0) {
   }
 }
 
-let exporters: { name: string; exporter: Exporter }[] = [];
+let exporters: { name: string; exporter: WorkerSideExporter }[] = [];
 try {
   exporters = makeExporters(data.specs);
   send({ type: 'ready' });
@@ -82,7 +85,19 @@ port.on('message', (message: ToWorker) => {
         send({ type: 'done', seq: message.seq, error: `the batch could not be unpacked: ${errorMessage(error)}` });
         return;
       }
-      void runAll((exporter) => exporter.export(spans), message.seq);
+      void runAll((exporter) => exporter.export?.(spans), message.seq);
+      return;
+    }
+    case 'metrics': {
+      let ranked: RankedUpdate;
+      try {
+        ranked = unpackMetrics(message);
+      } catch (error) {
+        send({ type: 'done', seq: message.seq, error: `the metrics update could not be unpacked: ${errorMessage(error)}` });
+        return;
+      }
+      // Each exporter here has its own level, as it would have on the main thread.
+      void runAll((exporter) => exporter.exportMetrics?.(forRank(ranked, exporter.level === undefined ? 0 : levelRank(exporter.level, 'exporter level'))), message.seq);
       return;
     }
     case 'flush':
@@ -101,7 +116,7 @@ port.on('message', (message: ToWorker) => {
  * Runs `call` on every exporter at once, each bounded by `exportTimeoutMs`, and answers with
  * the failures (none: the batch or call succeeded everywhere).
  */
-async function runAll(call: (exporter: Exporter) => unknown, seq: number): Promise<void> {
+async function runAll(call: (exporter: WorkerSideExporter) => unknown, seq: number): Promise<void> {
   const failures = await Promise.all(exporters.map(({ name, exporter }) => runOne(name, () => call(exporter))));
   const failed = failures.filter((failure) => failure !== undefined);
   send({ type: 'done', seq, error: failed.length === 0 ? undefined : failed.join('; ') });

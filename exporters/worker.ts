@@ -4,8 +4,11 @@ import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from '
 import { codes } from '../lib/codes';
 import { Diagnostics, errorMessage } from '../lib/diagnostics';
 import { RUNS_IN_WORKER } from '../lib/env-exporters';
+import { EXPORT_RANKED_METRICS, type RankedMetricsExporter, type RankedUpdate } from '../lib/metrics/export-loop';
+import type { MetricsUpdate } from '../lib/metrics/types';
 import { describeValue, invalidOption } from '../lib/options';
 import type { DiagnosticEvent, Exporter, ExporterHost, FinishedSpan } from '../lib/types';
+import { packMetrics } from './worker-metrics';
 import { BatchPacker } from './worker-pack';
 import { type ResolvedSpec, resolveSpecs, type ToMain, type ToWorker, type WorkerExporterSpec } from './worker-protocol';
 
@@ -58,7 +61,7 @@ const MINUTE_MS = 60_000;
  * `exportFailed`, and reported as `TOMOGRAPH_EXPORT_WORKER_EXITED`). The worker never keeps the
  * process alive while it is idle.
  */
-export class WorkerExporter implements Exporter {
+export class WorkerExporter implements Exporter, RankedMetricsExporter {
   /** `exportIn: 'worker'` takes this exporter as it is: its work already runs in a worker. */
   readonly [RUNS_IN_WORKER] = true;
   private readonly specs: readonly ResolvedSpec[];
@@ -120,6 +123,30 @@ export class WorkerExporter implements Exporter {
     const batch = this.packer.pack(spans);
     const seq = this.nextSeq++;
     return this.call({ type: 'batch', seq, count: batch.count, numbers: batch.numbers, text: batch.text }, spans.length, [batch.numbers]);
+  }
+
+  /**
+   * Sends a metrics update to the worker's exporters that take them (`StatsdExporter`, or a class
+   * of your own with `exportMetrics`), each filtering by its own `level`: give this exporter to
+   * `configureMetrics({ exporters })`, beside or instead of the tracer's `exporters`. Settles once
+   * every exporter in the worker took it. (An update given here directly has every entry kept.)
+   */
+  exportMetrics(update: MetricsUpdate): Promise<void> | void {
+    const zeros = (entries: readonly unknown[]): number[] => new Array<number>(entries.length).fill(0);
+    return this[EXPORT_RANKED_METRICS]({
+      update,
+      ranks: { counters: zeros(update.counters), gauges: zeros(update.gauges), meters: zeros(update.meters), histograms: zeros(update.histograms) },
+    });
+  }
+
+  /** `exportMetrics` from the metrics export loop: the update with each entry's level rank, packed and transferred. */
+  [EXPORT_RANKED_METRICS](ranked: RankedUpdate): Promise<void> | void {
+    if (this.closed) return;
+    if (this.worker === undefined && !this.restart()) {
+      return Promise.reject(new Error('the export worker is down (restarted too often this minute)'));
+    }
+    const packed = packMetrics(ranked);
+    return this.call({ type: 'metrics', seq: this.nextSeq++, numbers: packed.numbers, text: packed.text }, 0, [packed.numbers]);
   }
 
   /** Asks every exporter in the worker to send what it buffers. */

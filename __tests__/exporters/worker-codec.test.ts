@@ -1,9 +1,12 @@
+import fc from 'fast-check';
 import { ManualClock, Tracer } from '../../lib/index';
 import { MemoryExporter } from '../../lib/memory-exporter';
 import { sequentialIdGenerator } from '../../lib/ids';
 import type { FinishedSpan } from '../../lib/types';
 import { BatchPacker } from '../../exporters/worker-pack';
 import { BatchUnpacker } from '../../exporters/worker-unpack';
+import { packMetrics, unpackMetrics } from '../../exporters/worker-metrics';
+import type { RankedUpdate } from '../../lib/metrics/export-loop';
 
 // The batch format between the main thread and the export worker: every field of a finished
 // span survives the trip, and local ancestors arrive as one object per ancestor that becomes the
@@ -125,5 +128,53 @@ describe('worker batch codec', () => {
     await tracer.flush();
     unpacker.unpack(new BatchPacker().pack(memory.spans));
     expect(unpacker.openAncestors).toBe(3);
+  });
+});
+
+describe('worker metrics codec', () => {
+  const text = fc.string({ unit: 'grapheme', maxLength: 12 });
+  const labels = fc.array(fc.tuple(text, text), { maxLength: 3 });
+  const number = fc.double({ noNaN: true });
+  const rank = fc.integer({ min: 0, max: 4 });
+  const delta = fc.record({ name: text, labels, delta: number, rank });
+  const gauge = fc.record({ name: text, labels, value: number, rank });
+  const histogram = fc.record({
+    name: text, labels, unit: fc.option(text, { nil: undefined }), values: fc.array(number, { maxLength: 20 }), count: fc.nat(), rank,
+  });
+  const ranked = fc.record({
+    timestampMs: fc.nat(),
+    counters: fc.array(delta, { maxLength: 5 }),
+    gauges: fc.array(gauge, { maxLength: 5 }),
+    meters: fc.array(delta, { maxLength: 5 }),
+    histograms: fc.array(histogram, { maxLength: 5 }),
+  }).map((drawn): RankedUpdate => {
+    const entries = <T extends { rank: number }>(items: T[]) => items.map(({ rank: _, ...entry }) => entry);
+    const withoutUnit = drawn.histograms.map(({ rank: _, unit, ...entry }) => (unit === undefined ? entry : { ...entry, unit }));
+    return {
+      update: {
+        timestampMs: drawn.timestampMs,
+        counters: entries(drawn.counters), gauges: entries(drawn.gauges), meters: entries(drawn.meters), histograms: withoutUnit,
+      },
+      ranks: {
+        counters: drawn.counters.map((e) => e.rank), gauges: drawn.gauges.map((e) => e.rank),
+        meters: drawn.meters.map((e) => e.rank), histograms: drawn.histograms.map((e) => e.rank),
+      },
+    };
+  });
+
+  it('carries every entry, label, value and level rank of an update, strings of any script included', () => {
+    fc.assert(fc.property(ranked, (update) => {
+      expect(unpackMetrics(packMetrics(update))).toEqual(update);
+    }));
+  });
+
+  it('refuses a buffer that does not match its text instead of making up entries', () => {
+    const packed = packMetrics({
+      update: { timestampMs: 1, counters: [{ name: 'jobs', labels: [['queue', 'mail']], delta: 2 }], gauges: [], meters: [], histograms: [] },
+      ranks: { counters: [1], gauges: [], meters: [], histograms: [] },
+    });
+    expect(() => unpackMetrics({ numbers: packed.numbers.slice(0, packed.numbers.byteLength - 8), text: packed.text })).toThrow(RangeError);
+    expect(() => unpackMetrics({ numbers: packed.numbers, text: packed.text.slice(1) })).toThrow(RangeError);
+    expect(() => unpackMetrics({ numbers: packed.numbers, text: `${packed.text}x` })).toThrow(RangeError);
   });
 });

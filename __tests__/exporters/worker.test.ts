@@ -15,6 +15,7 @@ type Entry = typeof import('../../index');
 type WorkerModule = typeof import('../../exporters/worker');
 type ZipkinModule = typeof import('../../exporters/zipkin');
 type StatsdModule = typeof import('../../exporters/statsd');
+type MetricsModule = typeof import('../../lib/metrics');
 
 const CHILD = join(__dirname, '..', 'helpers', 'worker-export-child.js');
 const EXIT_LIMIT_MS = 15000;
@@ -25,6 +26,7 @@ let entry: Entry;
 let workerModule: WorkerModule;
 let zipkinModule: ZipkinModule;
 let statsdModule: StatsdModule;
+let metricsModule: MetricsModule;
 const collectors: ZipkinCollector[] = [];
 const closers: (() => Promise<unknown>)[] = [];
 
@@ -38,6 +40,7 @@ beforeAll(async () => {
   workerModule = require(join(dist, 'exporters/worker.js')) as WorkerModule;
   zipkinModule = require(join(dist, 'exporters/zipkin.js')) as ZipkinModule;
   statsdModule = require(join(dist, 'exporters/statsd.js')) as StatsdModule;
+  metricsModule = require(join(dist, 'lib/metrics/index.js')) as MetricsModule;
   /* eslint-enable @typescript-eslint/no-require-imports */
 }, 180000);
 
@@ -135,6 +138,54 @@ describe('export in a worker thread', () => {
     expect(strip(workerLines)).toEqual(strip(mainLines));
     expect(workerLines).toContain('wrk.shop.h.GET_orders_id.children.select.ok:2|ms');
     expect(workerLines.some((line) => line.includes('.GET.'))).toBe(false);
+  });
+
+  it('carries metrics updates to the worker\'s exporters, each filtering by its own level, as StatsD lines the main thread would send', async () => {
+    const daemon = await StatsdDaemon.start();
+    closers.push(() => daemon.close());
+    const options = { port: daemon.port, service: 'shop' };
+    const main = new statsdModule.StatsdExporter({ ...options, prefix: 'main' });
+    const inWorker = new workerModule.WorkerExporter({
+      exporters: [{ statsd: { ...options, prefix: 'wrk' } }, { statsd: { ...options, prefix: 'warn', level: 'warn' } }],
+    });
+    const registry = new metricsModule.MetricsRegistry();
+    registry.configure({ exporters: [main, inWorker], intervalMs: 3_600_000 });
+    closers.push(() => registry.shutdown());
+    registry.counter('web.requests', { labels: ['status', 'city'] }).labels({ status: 200, city: 'Zürich ☃' }).inc(7);
+    registry.gauge('queue.depth').set(-3.5);
+    registry.meter('jobs.done').mark(3);
+    const latency = registry.histogram('web.latency', { unit: 'ms' });
+    for (const value of [1, 2.5, 40]) latency.record(value);
+    registry.histogram('payload', { unit: 'bytes' }).record(1024);
+    registry.counter('alerts', { level: 'error' }).inc(2);
+    await registry.flush();
+    const mainLines = await daemon.until('main-thread metrics', () => daemon.linesFor('main.').length >= 9 && daemon.linesFor('main.'));
+    const workerLines = await daemon.until('worker metrics', () => daemon.linesFor('wrk.').length >= mainLines.length && daemon.linesFor('wrk.'));
+    const strip = (lines: string[]) => lines.map((line) => line.replace(/^[a-z]+\./, '')).sort();
+    expect(strip(workerLines)).toEqual(strip(mainLines));
+    expect(workerLines).toContain('wrk.shop.alerts:2|c');
+    expect(workerLines.some((line) => line.startsWith('wrk.shop.web.latency:40|ms'))).toBe(true);
+    // The 'warn' exporter in the same worker got the error-level counter only.
+    await daemon.until('warn-level metrics', () => daemon.linesFor('warn.').length > 0);
+    expect(daemon.linesFor('warn.')).toEqual(['warn.shop.alerts:2|c']);
+    expect(registry.stats()).toMatchObject({ updatesExported: 2, exportErrors: 0 });
+  });
+
+  it('one WorkerExporter serves the tracer and the metrics: shutting both down in one turn delivers the last spans and the last update', async () => {
+    const daemon = await StatsdDaemon.start();
+    closers.push(() => daemon.close());
+    const shared = new workerModule.WorkerExporter({ exporters: [{ statsd: { port: daemon.port, hostname: 'h', prefix: 'both', service: 'shop' } }] });
+    const { tracer: t } = tracer({ exporters: [shared] });
+    const registry = new metricsModule.MetricsRegistry();
+    registry.configure({ exporters: [shared], intervalMs: 3_600_000 });
+    t.trace('checkout', () => undefined);
+    registry.counter('orders').inc(4);
+    // What tomograph's shutdown() does: both at once.
+    await Promise.all([t.shutdown(), registry.shutdown()]);
+    await daemon.until('the span and the metric', () => daemon.linesFor('both.').length >= 2);
+    expect(daemon.linesFor('both.').sort()).toEqual(['both.shop.h.checkout.ok:0.001|ms', 'both.shop.orders:4|c']);
+    expect(t.stats().spansExported).toBe(1);
+    expect(registry.stats().updatesExported).toBe(1);
   });
 
   it('crosses with one postMessage per batch, never one per span', async () => {

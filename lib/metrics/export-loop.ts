@@ -20,6 +20,17 @@ export interface RankedExporter {
   readonly rank: number;
 }
 
+/**
+ * An exporter that filters by level itself (the export worker, whose exporters each have their own
+ * level) takes the whole update with its ranks through this method instead of `exportMetrics`.
+ */
+export const EXPORT_RANKED_METRICS: unique symbol = Symbol.for('tomograph.exportRankedMetrics');
+
+/** A metrics exporter that takes ranked updates (see `EXPORT_RANKED_METRICS`). */
+export interface RankedMetricsExporter extends MetricsExporter {
+  [EXPORT_RANKED_METRICS](ranked: RankedUpdate): void | Promise<void>;
+}
+
 type Report = (code: string, message: string, detail?: unknown) => void;
 type Outcome = 'ok' | 'failed' | 'timeout';
 
@@ -86,7 +97,10 @@ export class MetricsExportLoop {
       return;
     }
     this.busy.add(exporter);
-    const outcome = await this.call(() => exporter.exportMetrics(forRank(ranked, rank)), 'exportMetrics');
+    const outcome = await this.call(
+      () => (EXPORT_RANKED_METRICS in exporter ? (exporter as RankedMetricsExporter)[EXPORT_RANKED_METRICS](ranked) : exporter.exportMetrics(forRank(ranked, rank))),
+      'exportMetrics',
+    );
     this.busy.delete(exporter);
     if (outcome === 'ok') this.counts.updatesExported++;
     else if (outcome === 'failed') this.counts.exportErrors++;
@@ -141,7 +155,7 @@ export class MetricsExportLoop {
 }
 
 /** The update an exporter of `rank` gets: the same object when nothing is below its level. */
-function forRank({ update, ranks }: RankedUpdate, rank: number): MetricsUpdate {
+export function forRank({ update, ranks }: RankedUpdate, rank: number): MetricsUpdate {
   if (rank === 0) return update;
   const keep = <T>(items: readonly T[], itemRanks: readonly number[]): T[] => items.filter((_, i) => itemRanks[i] >= rank);
   return {
