@@ -3,6 +3,7 @@ import { type ClientOptions, StatsD, type Tags } from 'hot-shots';
 import { defaultTracer } from '../lib/api';
 import { codes } from '../lib/codes';
 import { Diagnostics, errorMessage } from '../lib/diagnostics';
+import { APP_SERVICE_NAME } from '../lib/env-exporters';
 import { describeValue, invalidOption } from '../lib/options';
 import type { DiagnosticEvent, Exporter, ExporterHost, FinishedSpan } from '../lib/types';
 import type { MetricLevel, MetricsExporter, MetricsUpdate } from '../lib/metrics/types';
@@ -148,6 +149,8 @@ export class StatsdExporter implements Exporter, MetricsExporter {
   /** The address the current client sends to. */
   private connectedAddress: string | undefined;
   private metricsDropped = 0;
+  /** In the export worker: the app's default serviceName, set with each update (see `APP_SERVICE_NAME`). */
+  [APP_SERVICE_NAME]: string | undefined = undefined;
   private waitingForLookup = false;
   private client: StatsdClient | undefined;
   /** Callback for every send of the current client; errors of older clients are ignored. */
@@ -262,7 +265,7 @@ export class StatsdExporter implements Exporter, MetricsExporter {
     }
     const client = this.client;
     if (client === undefined) return;
-    const service = this.service ?? defaultServiceName();
+    const service = this.service ?? this[APP_SERVICE_NAME] ?? defaultServiceName();
     // hot-shots' typings leave out send(), its raw (never sampling) entry point.
     const sender = client as unknown as StatsdSendClient;
     try {

@@ -42,7 +42,7 @@ export interface ResolvedSpec {
 export type ToWorker =
   | { type: 'attach'; resource: Readonly<Record<string, string | number | boolean>> }
   | (PackedBatch & { type: 'batch'; seq: number })
-  | (PackedMetrics & { type: 'metrics'; seq: number })
+  | (PackedMetrics & { type: 'metrics'; seq: number; service: string })
   | { type: 'flush'; seq: number }
   | { type: 'shutdown'; seq: number }
   | { type: 'exit'; code: number };

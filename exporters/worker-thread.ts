@@ -8,6 +8,7 @@ import { setPriority } from 'node:os';
 import { type MessagePort, workerData } from 'node:worker_threads';
 import { codes } from '../lib/codes';
 import { errorMessage } from '../lib/diagnostics';
+import { APP_SERVICE_NAME } from '../lib/env-exporters';
 import { isThenable } from '../lib/thenable';
 import { forRank, type RankedUpdate } from '../lib/metrics/export-loop';
 import { levelRank } from '../lib/metrics/names';
@@ -95,6 +96,9 @@ port.on('message', (message: ToWorker) => {
       } catch (error) {
         send({ type: 'done', seq: message.seq, error: `the metrics update could not be unpacked: ${errorMessage(error)}` });
         return;
+      }
+      for (const { exporter } of exporters) {
+        if (APP_SERVICE_NAME in exporter) (exporter as { [APP_SERVICE_NAME]?: string })[APP_SERVICE_NAME] = message.service;
       }
       // Each exporter here has its own level, as it would have on the main thread.
       void runAll((exporter) => exporter.exportMetrics?.(forRank(ranked, exporter.level === undefined ? 0 : levelRank(exporter.level, 'exporter level'))), message.seq);

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import { defaultTracer } from '../lib/api';
 import { codes } from '../lib/codes';
 import { Diagnostics, errorMessage } from '../lib/diagnostics';
 import { RUNS_IN_WORKER } from '../lib/env-exporters';
@@ -146,7 +147,8 @@ export class WorkerExporter implements Exporter, RankedMetricsExporter {
       return Promise.reject(new Error('the export worker is down (restarted too often this minute)'));
     }
     const packed = packMetrics(ranked);
-    return this.call({ type: 'metrics', seq: this.nextSeq++, numbers: packed.numbers, text: packed.text }, 0, [packed.numbers]);
+    const message = { type: 'metrics', seq: this.nextSeq++, numbers: packed.numbers, text: packed.text, service: defaultTracer.service } as const;
+    return this.call(message, 0, [packed.numbers]);
   }
 
   /** Asks every exporter in the worker to send what it buffers. */

@@ -16,6 +16,13 @@ export interface EnvExporterFactory {
 /** Marks an exporter that runs its work in a worker thread itself (`WorkerExporter`): `exportIn: 'worker'` takes it as it is. */
 export const RUNS_IN_WORKER: unique symbol = Symbol.for('tomograph.runsInWorker');
 
+/**
+ * The app's default `serviceName`, which an exporter made in the export worker cannot read there
+ * (the worker's own default tracer is never configured): the worker sets this property, with
+ * each metrics update, on an exporter that declares it (StatsD names metrics with it).
+ */
+export const APP_SERVICE_NAME: unique symbol = Symbol.for('tomograph.appServiceName');
+
 /** Makes the one exporter that runs `specs` in a worker thread (`tomograph/worker`'s WorkerExporter). */
 export type WorkerExporterFactory = (specs: readonly ExporterSpec[], exportTimeoutMs: number) => Exporter;
 let workerFactory: WorkerExporterFactory | undefined;
