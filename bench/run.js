@@ -17,6 +17,7 @@ const ORDER = [
   'http',
   'instructions',
   'worker-export',
+  'worker-metrics',
   'knex',
   'trace-page',
   'trace-context',
