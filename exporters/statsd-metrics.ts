@@ -92,34 +92,50 @@ export class StatsdMetricsWriter {
     private readonly maxNames: number,
   ) {}
 
-  /** Sends `update` through `client`; each send calls `onSent`. Never throws for bad data. */
-  write(client: StatsdSendClient, update: MetricsUpdate, service: string, onSent: (error?: Error | null) => void): MetricsWriteResult {
+  /**
+   * Starts sending `update` through `client` (each send calls `onSent`): `run(budgetMs)` on the
+   * result sends until the update is done or the budget is spent, so a large update can be sent
+   * over several turns of the event loop. Never throws for bad data.
+   */
+  start(client: StatsdSendClient, update: MetricsUpdate, service: string, onSent: (error?: Error | null) => void): MetricsWriting {
     const result: MetricsWriteResult = { lines: 0, sampled: 0, dropped: 0 };
+    return new MetricsWriting(this.lines(client, update, service, onSent, result), result);
+  }
+
+  /** The whole update at once (see `start`). */
+  write(client: StatsdSendClient, update: MetricsUpdate, service: string, onSent: (error?: Error | null) => void): MetricsWriteResult {
+    const writing = this.start(client, update, service, onSent);
+    writing.run(Infinity);
+    return writing.result;
+  }
+
+  /** Sends the lines, pausing (yield) every LINES_PER_CHECK entries so `run` can look at the clock. */
+  private *lines(
+    client: StatsdSendClient, update: MetricsUpdate, service: string, onSent: (error?: Error | null) => void, result: MetricsWriteResult,
+  ): Generator<void, void, void> {
     const head = (client.prefix ?? '') + (this.prefix === '' ? '' : this.prefix + '.') + sanitizeSegment(service) + '.';
     const tail = client.suffix ?? '';
     const send = (name: Name, value: string, type: string, rate?: string): void => {
       client.send(`${head}${name.name}${tail}:${value}|${type}${rate === undefined ? '' : `|@${rate}`}`, name.tags, onSent);
       result.lines++;
     };
+    let steps = 0;
+    const due = (): boolean => ++steps % LINES_PER_CHECK === 0;
     for (const counter of update.counters ?? []) {
       if (finite(counter.delta) && counter.delta !== 0) send(this.name(counter.name, counter.labels), String(counter.delta), 'c');
+      if (due()) yield;
     }
     for (const meter of update.meters ?? []) {
       if (finite(meter.delta) && meter.delta !== 0) send(this.name(meter.name, meter.labels), String(meter.delta), 'c');
+      if (due()) yield;
     }
     for (const gauge of update.gauges ?? []) {
       if (!finite(gauge.value)) continue;
       const name = this.name(gauge.name, gauge.labels);
       if (gauge.value < 0) send(name, '0', 'g');
       send(name, String(gauge.value), 'g');
+      if (due()) yield;
     }
-    this.writeHistograms(update, send, result);
-    return result;
-  }
-
-  private writeHistograms(
-    update: MetricsUpdate, send: (name: Name, value: string, type: string, rate?: string) => void, result: MetricsWriteResult,
-  ): void {
     const histograms = (update.histograms ?? []).filter((h) => h.count > 0 && Array.isArray(h.values) && h.values.length > 0);
     let offered = 0;
     for (const h of histograms) offered += h.values.length;
@@ -145,6 +161,7 @@ export class StatsdMetricsWriter {
       for (let i = 0; i < take; i++) {
         const value = values[Math.floor(i * step)];
         if (finite(value) && value >= 0) send(name, String(value), type, rate);
+        if (due()) yield;
       }
     }
   }
@@ -165,6 +182,27 @@ export class StatsdMetricsWriter {
       this.names.set(key, name);
     }
     return name;
+  }
+}
+
+// The clock is read every this many entries or values (each line is a few microseconds of hot-shots' work).
+const LINES_PER_CHECK = 128;
+
+/** An update being sent (`StatsdMetricsWriter.start`). */
+export class MetricsWriting {
+  constructor(
+    private readonly steps: Generator<void, void, void>,
+    /** What was sent so far; final once `run` returned true. */
+    readonly result: MetricsWriteResult,
+  ) {}
+
+  /** Sends until done (returns true) or until `budgetMs` has passed (false: call again later). */
+  run(budgetMs: number): boolean {
+    const until = performance.now() + budgetMs;
+    for (;;) {
+      if (this.steps.next().done === true) return true;
+      if (performance.now() >= until) return false;
+    }
   }
 }
 

@@ -10,7 +10,7 @@ import type { MetricLevel, MetricsExporter, MetricsUpdate } from '../lib/metrics
 import { HostResolver, type LookupFunction } from './host-resolver';
 import { LocalRootHold } from './statsd-hold';
 import {
-  METRICS_OPTIONS, resolveMetricsOptions, type StatsdMetricsOptions, StatsdMetricsWriter, type StatsdSendClient,
+  METRICS_OPTIONS, type MetricsWriting, resolveMetricsOptions, type StatsdMetricsOptions, StatsdMetricsWriter, type StatsdSendClient,
 } from './statsd-metrics';
 import { MetricNames, sanitizePrefix } from './statsd-names';
 
@@ -108,6 +108,8 @@ const CLIENT_OPTIONS = [
 ] as const;
 /** One diagnostic a second at most: a dead daemon fails every packet. */
 const REPORT_INTERVAL_MS = 1000;
+/** The longest a metrics update holds the event loop at once (bench/worker-metrics.js: 2,600 series took ~20 ms in one go). */
+const METRICS_SLICE_MS = 2;
 /** How long `shutdown()` waits for hot-shots to close its socket. */
 const CLOSE_TIMEOUT_MS = 2000;
 /** How long a looked-up StatsD address is used (`cacheDns`, hot-shots' own default TTL). */
@@ -248,7 +250,7 @@ export class StatsdExporter implements Exporter, MetricsExporter {
    * gauges `|g`, histogram values `|ms` or `|h`, named `<prefix>.<service>.<path>` (see
    * docs/statsd-metrics.md), then hands the last packet to the socket.
    */
-  exportMetrics(update: MetricsUpdate): void {
+  exportMetrics(update: MetricsUpdate): void | Promise<void> {
     if (this.closed) return;
     if (this.broken && this.ownsClient && Date.now() - this.createdAtMs >= (this.options as Resolved).reconnectIntervalMs) {
       this.reconnect();
@@ -268,15 +270,37 @@ export class StatsdExporter implements Exporter, MetricsExporter {
     const service = this.service ?? this[APP_SERVICE_NAME] ?? defaultServiceName();
     // hot-shots' typings leave out send(), its raw (never sampling) entry point.
     const sender = client as unknown as StatsdSendClient;
+    if (typeof sender.send !== 'function') {
+      this.diagnostics.report(codes.EXPORT_FAILED, 'tomograph: StatsD metrics: the StatsD client has no send(): not a hot-shots client');
+      return;
+    }
+    const writing = this.metrics.start(sender, update, service, this.onSent);
+    if (this.writeSlice(writing, client)) return;
+    // A large update (thousands of series) goes out in slices of METRICS_SLICE_MS, one per turn
+    // of the event loop, so the app is never held for the whole of it.
+    return new Promise<void>((resolve) => {
+      const next = (): void => {
+        if (this.closed || this.writeSlice(writing, client)) resolve();
+        else setImmediate(next);
+      };
+      setImmediate(next);
+    });
+  }
+
+  /** Sends one slice of an update and the packets it filled; true when the update is done (or failed). */
+  private writeSlice(writing: MetricsWriting, client: StatsdClient): boolean {
     try {
-      if (typeof sender.send !== 'function') throw new TypeError('the StatsD client has no send(): not a hot-shots client');
-      const result = this.metrics.write(sender, update, service, this.onSent);
-      if (result.dropped > 0) {
-        this.diagnostics.report(codes.EXPORT_FAILED, `tomograph: StatsD metrics: ${result.dropped} histograms left out of an update (maxValuesPerUpdate reached)`, result);
-      }
+      const done = writing.run(METRICS_SLICE_MS);
       client.flush(this.onSent);
+      if (done && writing.result.dropped > 0) {
+        this.diagnostics.report(
+          codes.EXPORT_FAILED, `tomograph: StatsD metrics: ${writing.result.dropped} histograms left out of an update (maxValuesPerUpdate reached)`, writing.result,
+        );
+      }
+      return done;
     } catch (error) {
       this.diagnostics.report(codes.EXPORT_FAILED, `tomograph: StatsD metrics: ${errorMessage(error)}`, { error });
+      return true;
     }
   }
 

@@ -182,6 +182,51 @@ describe('options and faults', () => {
   });
 });
 
+describe('a large update', () => {
+  test('goes out in slices, the event loop running between them, every line reaching the daemon in order', async () => {
+    const prefix = uniquePrefix();
+    // TCP: 20,000 lines in a burst overflow a loopback UDP receive buffer; a stream loses none.
+    const exporter = makeExporter({ prefix, port: statsd.tcp.port, protocol: 'tcp' });
+    const series = 20_000;
+    const sent = exporter.exportMetrics(update({
+      counters: Array.from({ length: series }, (_, i) => ({ name: `big.c${i}`, labels: [], delta: i + 1 })),
+      histograms: [histogram('big.latency', [1, 2, 3], 3, 'ms')],
+    }));
+    expect(sent).toBeInstanceOf(Promise);
+    let turns = 0;
+    let done = false;
+    const tick = (): void => {
+      turns++;
+      if (!done) setImmediate(tick);
+    };
+    setImmediate(tick);
+    await sent;
+    done = true;
+    // Each slice is ~2 ms of sending: 20,000 lines take several, with the app's turns between.
+    expect(turns).toBeGreaterThan(2);
+    await exporter.flush();
+    const lines = await statsd.tcp.until('every line', () => statsd.tcp.linesFor(`${prefix}.`).length >= series + 3 && statsd.tcp.linesFor(`${prefix}.`));
+    expect(lines).toHaveLength(series + 3);
+    expect(lines[0]).toBe(`${prefix}.shop.big.c0:1|c`);
+    expect(lines[series - 1]).toBe(`${prefix}.shop.big.c${series - 1}:${series}|c`);
+    expect(lines.slice(series)).toEqual([`${prefix}.shop.big.latency:1|ms`, `${prefix}.shop.big.latency:2|ms`, `${prefix}.shop.big.latency:3|ms`]);
+  });
+
+  test('shutdown() during a sliced update stops it without an error', async () => {
+    const prefix = uniquePrefix();
+    const events: DiagnosticEvent[] = [];
+    const exporter = makeExporter({ prefix, port: statsd.tcp.port, protocol: 'tcp', onDiagnostic: (event) => events.push(event) });
+    const sent = exporter.exportMetrics(update({ counters: Array.from({ length: 50_000 }, (_, i) => ({ name: `gone.c${i}`, labels: [], delta: 1 })) }));
+    expect(sent).toBeInstanceOf(Promise);
+    await exporter.shutdown();
+    await expect(sent).resolves.toBeUndefined();
+    // What the first slices sent arrives; the rest of the update is not sent after shutdown.
+    await statsd.tcp.until('the first slice', () => statsd.tcp.linesFor(`${prefix}.`).length > 0);
+    expect(statsd.tcp.linesFor(`${prefix}.`).length).toBeLessThan(50_000);
+    expect(events).toEqual([]);
+  });
+});
+
 describe('through a real registry (configureMetrics)', () => {
   test('many concurrent flows of incr total exactly at the daemon; timers, gauges, meters; the exporter\'s level filters', async () => {
     const prefix = uniquePrefix();
