@@ -14,9 +14,12 @@ import {
  * ids), are quoted each time, since caching one-offs costs more than it saves. Ids are checked
  * hex and numbers are numbers, so neither needs escaping.
  *
- * Each span's text is a rope of a few dozen pieces that V8 must flatten before writing it out,
- * and flattening costs more than everything else here: so pieces are joined as few times as
- * possible, and never sliced (slicing a rope flattens it once more).
+ * Each span's text is a rope of pieces that V8 must flatten before writing it out, and
+ * flattening costs more than everything else here: so pieces are joined as few times as
+ * possible, and never sliced (slicing a rope flattens it once more). Quotes and brackets ride
+ * on the cached pieces next to them (the id's closing quote on the name, a string tag's
+ * closing quote on the next key, the span's `}` on the tags' own), so a typical server span is
+ * about 20 pieces, not 40.
  */
 
 // Characters JSON.stringify escapes: quote, backslash, controls, and (lone) surrogates. A
@@ -78,6 +81,33 @@ function microsText(us: number): string {
   const ms = Math.floor(within / 1000);
   return lastSecondsText + DIGITS3[ms] + DIGITS3[within - ms * 1000];
 }
+
+// `,"timestamp":<seconds>`, kept while the second lasts, as lastSecondsText.
+let lastTimestampSeconds = -1;
+let lastTimestampPrefix = '';
+
+/**
+ * `,"timestamp":<us>,"duration":` for a span's start: the seconds' part is one cached piece,
+ * the six digits within are short enough that V8 copies them flat instead of making a rope.
+ */
+function timestampJson(us: number): string {
+  if (us < 1e6) return ',"timestamp":' + us + ',"duration":';
+  let seconds = Math.floor(us / 1e6);
+  let within = us - seconds * 1e6;
+  // The division rounds: near 2^53 it can round up to the next second.
+  if (within < 0) {
+    seconds--;
+    within += 1e6;
+  }
+  if (seconds !== lastTimestampSeconds) {
+    lastTimestampSeconds = seconds;
+    lastTimestampPrefix = ',"timestamp":' + seconds;
+  }
+  const ms = Math.floor(within / 1000);
+  return lastTimestampPrefix + (DIGITS3[ms] + DIGITS3_DURATION[within - ms * 1000]);
+}
+
+const DIGITS3_DURATION: readonly string[] = DIGITS3.map((digits) => digits + ',"duration":');
 
 /**
  * The fields of an endpoint object (`"serviceName":...,"ipv4":...`), each preceded by a comma,
@@ -144,7 +174,8 @@ function remoteEndpointJson(remote: FinishedSpan['remote'] | null): string {
 // the pair repeats on nearly every span of an operation.
 const KIND_JSON = ['', ',"kind":"SERVER"', ',"kind":"CLIENT"', ',"kind":"PRODUCER"', ',"kind":"CONSUMER"'];
 const nameKindCaches = KIND_JSON.map(() => new Map<string, string>());
-const nameKindMakers = KIND_JSON.map((kindJson) => (name: string): string => nameJson(name) + kindJson);
+// Each begins with the closing quote of the span's id, one piece fewer per span.
+const nameKindMakers = KIND_JSON.map((kindJson) => (name: string): string => '"' + nameJson(name) + kindJson);
 
 function kindIndex(kind: unknown): number {
   switch (kind) {
@@ -172,7 +203,7 @@ function nameJson(name: unknown): string {
 
 function nameKindJson(name: unknown, kind: unknown): string {
   const k = kindIndex(kind);
-  return typeof name === 'string' ? cached(nameKindCaches[k], name, nameKindMakers[k]) : nameJson(name) + KIND_JSON[k];
+  return typeof name === 'string' ? cached(nameKindCaches[k], name, nameKindMakers[k]) : '"' + nameJson(name) + KIND_JSON[k];
 }
 
 function annotationsJson(span: FinishedSpan): string {
@@ -199,12 +230,46 @@ function annotationsJson(span: FinishedSpan): string {
   return json + ']';
 }
 
-// A tag key as the start of its member, `,"key":` (the comma is dropped for the first), cached.
-const keyPrefixes = new Map<string, string>();
-const makeKeyPrefix = (key: string): string => ',' + quote(key) + ':';
+// A tag key's member openings, cached by key. A string value without escapes is written as
+// the opening with its quote (`,"key":"`) and then the value itself; its closing quote is
+// written by whatever comes next (the next opening, `","key":"`, or the end, `"}`): two pieces
+// of rope per tag instead of four, and each piece costs twice, in the concatenation and when
+// V8 flattens the span to write it (BENCHMARKS.md, section zipkin).
+interface KeyOpenings {
+  /** `,"key":` and `,"key":"`, after a member that closed itself. */
+  readonly plain: string;
+  readonly quoted: string;
+  /** `","key":` and `","key":"`, closing the string value before. */
+  readonly closePlain: string;
+  readonly closeQuoted: string;
+  /** `,"tags":{"key":` and `,"tags":{"key":"`, for the first member. */
+  readonly firstPlain: string;
+  readonly firstQuoted: string;
+}
 
-function keyPrefix(key: string): string {
-  return cached(keyPrefixes, key, makeKeyPrefix);
+const keyOpenings = new Map<string, KeyOpenings>();
+
+function makeKeyOpenings(key: string): KeyOpenings {
+  const name = quote(key) + ':';
+  return {
+    plain: ',' + name,
+    quoted: ',' + name + '"',
+    closePlain: '",' + name,
+    closeQuoted: '",' + name + '"',
+    firstPlain: ',"tags":{' + name,
+    firstQuoted: ',"tags":{' + name + '"',
+  };
+}
+
+function openingsOf(key: string): KeyOpenings {
+  if (key.length > MAX_CACHED_LENGTH) return makeKeyOpenings(key);
+  let openings = keyOpenings.get(key);
+  if (openings === undefined) {
+    openings = makeKeyOpenings(key);
+    if (keyOpenings.size >= MAX_CACHED) keyOpenings.clear();
+    keyOpenings.set(key, openings);
+  }
+  return openings;
 }
 
 /**
@@ -215,6 +280,8 @@ export interface ZipkinResourceTags {
   readonly keys: readonly string[];
   /** `,"key":"value"` for each key, in the same order. */
   readonly members: readonly string[];
+  /** `,"tags":{"key":"value"` for each key: the member as the first of the object. */
+  readonly firstMembers: readonly string[];
 }
 
 /** Encodes resource attributes once, as string tags (`1.4.2`, `"3"`, `"true"`). */
@@ -222,39 +289,65 @@ export function zipkinResourceTags(resource: Readonly<Record<string, string | nu
   if (resource === undefined || resource === null) return undefined;
   const keys = Object.keys(resource).filter((key) => key !== 'error');
   if (keys.length === 0) return undefined;
-  return { keys, members: keys.map((key) => keyPrefix(key) + quote(String(resource[key]))) };
+  const values = keys.map((key) => quote(String(resource[key])));
+  return {
+    keys,
+    members: keys.map((key, i) => openingsOf(key).plain + values[i]),
+    firstMembers: keys.map((key, i) => openingsOf(key).firstPlain + values[i]),
+  };
 }
 
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/**
+ * The tags object and the span's closing brace: `,"tags":{...}}`, or `}` without tags. Members
+ * are written as `KeyOpenings` says; `open` is whether the last member's string value still
+ * waits for its closing quote.
+ */
 function tagsJson(span: FinishedSpan, resource: ZipkinResourceTags | undefined): string {
   const tags = span.tags;
   const error = errorTag(span.error);
   let json = '';
+  let open = false;
   if (resource !== undefined) {
     const own = tags !== undefined && tags !== null ? tags : {};
     for (let i = 0; i < resource.keys.length; i++) {
       if (own[resource.keys[i]] !== undefined) continue;
-      json += json === '' ? ',"tags":{' + resource.members[i].substring(1) : resource.members[i];
+      json += json === '' ? resource.firstMembers[i] : resource.members[i];
     }
   }
   if (tags !== undefined && tags !== null) {
-    const keys = Object.keys(tags);
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i];
-      if (key === 'error' && error !== undefined) continue;
+    // for-in, not Object.keys: V8 reads each value through the object's enum cache instead
+    // of a lookup by name. Own keys only, in the same order, as Object.keys gives them.
+    for (const key in tags) {
+      if (!hasOwn.call(tags, key) || (key === 'error' && error !== undefined)) continue;
       const value = tags[key];
       let text: string;
-      if (typeof value === 'string') text = quote(value);
-      else if (typeof value === 'number' || typeof value === 'boolean') text = '"' + value + '"';
-      else {
+      if (typeof value === 'string') text = value;
+      else if (typeof value === 'number' || typeof value === 'boolean') {
+        // Printed as '"' + value + '"' would: nothing to escape.
+        const openings = openingsOf(key);
+        json += (open ? openings.closeQuoted : json === '' ? openings.firstQuoted : openings.quoted) + value;
+        open = true;
+        continue;
+      } else {
         const other = tagText(value);
         if (other === undefined) continue;
-        text = quote(other);
+        text = other;
       }
-      json += (json === '' ? ',"tags":{' + keyPrefix(key).substring(1) : keyPrefix(key)) + text;
+      const openings = openingsOf(key);
+      if (NEEDS_ESCAPE.test(text)) {
+        json += (open ? openings.closePlain : json === '' ? openings.firstPlain : openings.plain) + JSON.stringify(text);
+        open = false;
+      } else {
+        json += (open ? openings.closeQuoted : json === '' ? openings.firstQuoted : openings.quoted) + text;
+        open = true;
+      }
     }
   }
-  if (error !== undefined) json += (json === '' ? ',"tags":{"error":' : ',"error":') + quote(error);
-  return json === '' ? '' : json + '}';
+  if (error !== undefined) json += (open ? '","error":' : json === '' ? ',"tags":{"error":' : ',"error":') + quote(error);
+  else if (open) return json + '"}}';
+  return json === '' ? '}' : json + '}}';
 }
 
 /**
@@ -275,15 +368,16 @@ export function encodeZipkinSpan(span: FinishedSpan, resource?: ZipkinResourceTa
     id = zipkinSpanId(span.id);
     parentId = parentIdOf(span.parentId, id);
   }
+  // The id's closing quote comes with the name and kind (nameKindJson).
   let json =
     parentId === undefined
-      ? '{"traceId":"' + traceId + '","id":"' + id + '"'
-      : '{"traceId":"' + traceId + '","parentId":"' + parentId + '","id":"' + id + '"';
+      ? '{"traceId":"' + traceId + '","id":"' + id
+      : '{"traceId":"' + traceId + '","parentId":"' + parentId + '","id":"' + id;
   json += nameKindJson(span.name, span.kind);
   const timestamp = zipkinTimestamp(span.timestamp);
-  if (timestamp !== undefined) json += ',"timestamp":' + microsText(timestamp);
-  json += ',"duration":' + zipkinDuration(span.duration) + localEndpointJson(span.service, span.host);
-  return json + remoteEndpointJson(span.remote) + annotationsJson(span) + tagsJson(span, resource) + '}';
+  json += timestamp === undefined ? ',"duration":' + zipkinDuration(span.duration) : timestampJson(timestamp) + zipkinDuration(span.duration);
+  json += localEndpointJson(span.service, span.host);
+  return json + remoteEndpointJson(span.remote) + annotationsJson(span) + tagsJson(span, resource);
 }
 
 /** Finished spans as one Zipkin v2 JSON array: a POST body. */

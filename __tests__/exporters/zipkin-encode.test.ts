@@ -4,7 +4,7 @@ import { MemoryExporter, Tracer, ManualClock, sequentialIdGenerator } from '../.
 import type { FinishedSpan } from '../../lib/types';
 import { hasCheckedIds } from '../../lib/span';
 import { toZipkinSpan, zipkinAddress, zipkinSpanId, zipkinTraceId, type ZipkinSpan } from '../../exporters/zipkin-encode';
-import { encodeZipkinBodies, encodeZipkinSpan, encodeZipkinSpans } from '../../exporters/zipkin-json';
+import { encodeZipkinBodies, encodeZipkinSpan, encodeZipkinSpans, zipkinResourceTags } from '../../exporters/zipkin-json';
 import { assertValidZipkinSpans, zipkinSpanErrors } from '../helpers/zipkin-schema';
 
 const T0 = 1_700_000_000_000_000;
@@ -286,6 +286,29 @@ describe('randomised spans (fast-check)', () => {
     expect(encodeZipkinSpans([])).toBe('[]');
   });
 
+  it('adds resource tags exactly as a tags object with them first (the span\'s own tags win) would print', () => {
+    const resourceArb = fc.dictionary(anyText.map((k) => `r.${k}`), fc.oneof(anyText, fc.integer(), fc.boolean()), { maxKeys: 3 });
+    fc.assert(
+      fc.property(finishedSpanArb, resourceArb, fc.boolean(), (s, attributes, shadow) => {
+        // Sometimes the span has a tag of a resource key: its own value must win.
+        // Index-like keys would be printed first by JSON.stringify, whatever the order of insertion.
+        fc.pre(Object.keys(s.tags ?? {}).every((key) => !/^(0|[1-9]\d*)$/.test(key)));
+        const first = Object.keys(attributes)[0];
+        const withTags = shadow && first !== undefined ? { ...s, tags: { ...s.tags, [first]: 'own' } } : s;
+        const expected = toZipkinSpan(withTags);
+        const tags: Record<string, string> = {};
+        const put = (key: string, value: string) => Object.defineProperty(tags, key, { value, enumerable: true, writable: true, configurable: true });
+        for (const key of Object.keys(attributes)) {
+          if (withTags.tags?.[key] === undefined) put(key, String(attributes[key]));
+        }
+        for (const [key, value] of Object.entries(expected.tags ?? {})) put(key, value);
+        expected.tags = Object.keys(tags).length === 0 ? undefined : tags;
+        expect(encodeZipkinSpan(withTags, zipkinResourceTags(attributes))).toBe(JSON.stringify(expected));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it('agrees with zipkin-js (model + JSON_V2) on every normalised span', () => {
     fc.assert(
       fc.property(finishedSpanArb, (s) => {
@@ -330,6 +353,18 @@ describe('encodeZipkinSpan fast paths', () => {
       expect(encodeZipkinSpan(s)).toBe(JSON.stringify(toZipkinSpan({ ...s })));
     }
     await tracer.shutdown();
+  });
+
+  it('writes own tags only, even when Object.prototype has an enumerable property', () => {
+    const s = span({ tags: { 'http.route': '/a', n: 1 } });
+    const before = encodeZipkinSpan(s);
+    (Object.prototype as Record<string, unknown>).polluted = 'x';
+    try {
+      expect(encodeZipkinSpan(s)).toBe(before);
+      expect(JSON.parse(before).tags).toEqual({ 'http.route': '/a', n: '1' });
+    } finally {
+      delete (Object.prototype as Record<string, unknown>).polluted;
+    }
   });
 
   it('cuts bodies at maxBatchBytes without losing, repeating or reordering a span, multi-byte text included', () => {
