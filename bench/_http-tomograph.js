@@ -11,6 +11,10 @@
  *   tomograph-router-channel  as `tomograph`, plus a subscriber (that does nothing) on the router's
  *                      `express.router.request` error channel: what the middleware paid before it
  *                      read the router's own record of errors instead (a piece variant)
+ *   tomograph-unsampled  as `tomograph-noexport` with `sampler: 0`: every span unsampled, so the
+ *                      middleware starts a non-recording span and records, tracks and queues nothing
+ *   tomograph-copy, tomograph-no-*, tomograph-context-only  exporter that drops, and a copy of the
+ *                      middleware with one piece left out (`_http-tomograph-pieces.js`)
  * With BENCH_KNEX=1 the app serves `/knex`, its Knex instance under `instrumentKnex`.
  */
 const path = require('node:path');
@@ -21,12 +25,15 @@ const { expressMiddleware } = require(path.join(dist, 'middleware/express'));
 const { instrumentHttp } = require(path.join(dist, 'integrations/http'));
 
 const variant = process.env.BENCH_VARIANT || 'tomograph';
+const { PIECES, pieceMiddleware } = require('./_http-tomograph-pieces');
+const pieceVariant = PIECES.includes(variant);
 if (variant === 'tomograph-router-channel') {
   require('node:diagnostics_channel').subscribe('tracing:express.router.request:error', () => {});
 }
 function makeExporter() {
   switch (variant) {
     case 'tomograph-noexport':
+    case 'tomograph-unsampled':
       return { export() {} };
     case 'tomograph-encode': {
       const { encodeZipkinBodies } = require(path.join(dist, 'exporters/zipkin'));
@@ -37,6 +44,7 @@ function makeExporter() {
       return new StatsdExporter({ host: '127.0.0.1', port: Number(process.env.STATSD_PORT) });
     }
     default: {
+      if (pieceVariant) return { export() {} };
       const { ZipkinExporter } = require(path.join(dist, 'exporters/zipkin'));
       return new ZipkinExporter({ url: process.env.ZIPKIN_URL });
     }
@@ -56,6 +64,7 @@ const options = inWorker
   ? { serviceName: 'bench-tomograph', exportIn: 'worker', exporters: workerExporters() }
   : { serviceName: 'bench-tomograph', exporters: [makeExporter()] };
 if (process.env.BENCH_TRACER_OPTIONS) Object.assign(options, JSON.parse(process.env.BENCH_TRACER_OPTIONS));
+if (variant === 'tomograph-unsampled') options.sampler = 0;
 const tracer = new Tracer(options);
 instrumentHttp({ tracer });
 
@@ -68,7 +77,7 @@ if (process.env.BENCH_KNEX === '1') {
 }
 
 app.serve({
-  use: (express) => express.use(expressMiddleware({ tracer })),
+  use: (express) => express.use(pieceVariant ? pieceMiddleware(tracer, variant) : expressMiddleware({ tracer })),
   knex,
   flush: () => tracer.flush(),
   stats: () => {

@@ -36,7 +36,10 @@
  *     [--no-baseline]   (skip the untraced run that is otherwise added to every table)
  *
  * Variants (`--variants`, default all but the piece variants marked *):
- *   untraced, empty-mw*, als, tomograph-noexport, tomograph-encode*, tomograph,
+ *   untraced, empty-mw*, als, tomograph-noexport, tomograph-unsampled*, tomograph-copy*,
+ *   tomograph-no-headers*, tomograph-no-route*, tomograph-no-tags*, tomograph-no-tracking*,
+ *   tomograph-no-error*, tomograph-no-end*, tomograph-context-only* (the cost table's pieces:
+ *   `_http-tomograph-pieces.js`), tomograph-encode*, tomograph,
  *   tomograph-router-channel*, tomograph-statsd, tomograph-worker (main thread's count; all threads' in the log),
  *   otel, otel-noop*, zipkin-js
  * `--keep dir` writes and keeps each callgrind dump there (for `callgrind_annotate --inclusive=yes`;
@@ -59,6 +62,15 @@ const VARIANTS = {
   'empty-mw': { file: '_http-untraced.js', what: 'an Express middleware that only calls next()', piece: true },
   als: { file: '_http-untraced.js', what: 'a middleware running next() inside AsyncLocalStorage.run' },
   'tomograph-noexport': { file: '_http-tomograph.js', what: 'tomograph, exporter that drops every batch' },
+  'tomograph-unsampled': { file: '_http-tomograph.js', what: 'tomograph, every span unsampled (sampler 0): start and end of a non-recording span, no tags, tracking or queue', piece: true },
+  'tomograph-copy': { file: '_http-tomograph.js', what: 'a bench copy of the middleware (the base of the piece variants below), exporter that drops', piece: true },
+  'tomograph-no-headers': { file: '_http-tomograph.js', what: 'the copy without header extraction', piece: true },
+  'tomograph-no-route': { file: '_http-tomograph.js', what: 'the copy without route template, span name and http.route', piece: true },
+  'tomograph-no-tags': { file: '_http-tomograph.js', what: 'the copy without http.method/http.path tags and status', piece: true },
+  'tomograph-no-tracking': { file: '_http-tomograph.js', what: 'the copy without response-end tracking: the span ends right after next()', piece: true },
+  'tomograph-no-error': { file: '_http-tomograph.js', what: "the copy without the router error-record lookup", piece: true },
+  'tomograph-no-end': { file: '_http-tomograph.js', what: 'the copy that never ends its span (no duration, no batch queue)', piece: true },
+  'tomograph-context-only': { file: '_http-tomograph.js', what: 'a middleware that only runs next() under tracer.withSpan of one span made at start-up', piece: true },
   'tomograph-encode': { file: '_http-tomograph.js', what: 'tomograph, exporter that Zipkin-encodes each batch and drops it', piece: true },
   tomograph: { file: '_http-tomograph.js', service: 'bench-tomograph', what: 'tomograph + ZipkinExporter' },
   'tomograph-router-channel': { file: '_http-tomograph.js', service: 'bench-tomograph', what: 'tomograph + ZipkinExporter, plus a no-op subscriber on the router error channel (the middleware before it read the router\'s error record)', piece: true },

@@ -258,6 +258,40 @@ export function extractBaggage(
 }
 
 /**
+ * Whether `extractContext` or `extractBaggage` could find anything in `carrier`: false only for
+ * a plain header object (Node's `IncomingHttpHeaders`) none of whose enumerable keys is, in any
+ * casing, one of the headers they read. One pass over the keys the object has instead of the
+ * dozen lookups of absent names that a request without trace headers costs otherwise: on the
+ * header object of an Express request those lookups are megamorphic keyed loads that miss and
+ * walk to `Object.prototype` (~2 k instructions per request; BENCHMARKS.md, "Instructions per
+ * request"). Carriers with `get` or `getHeader` answer true (they are asked by name). Never throws.
+ */
+export function mayCarryTrace(carrier: HeaderCarrier | undefined | null): boolean {
+  if (carrier === null || carrier === undefined || typeof carrier !== 'object') return false;
+  try {
+    const c = carrier as AnyCarrier;
+    if (typeof c.get === 'function' || typeof c.getHeader === 'function') return true;
+    // for-in also lists inherited enumerable keys, which a lookup by name would find too.
+    for (const key in c) if (isReadHeaderName(key)) return true;
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** The headers `extractContext` and `extractBaggage` read, lower case. */
+const READ_HEADERS = new Set(['x-trace-info', 'traceparent', 'tracestate', 'b3', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-sampled', 'x-b3-flags', 'baggage']);
+
+/** `key` is one of `READ_HEADERS` in some casing; most other names fail on length or first letter. */
+function isReadHeaderName(key: string): boolean {
+  const n = key.length;
+  if (n !== 2 && n !== 7 && (n < 10 || n > 12)) return false;
+  const first = key.charCodeAt(0) | 0x20;
+  if (first !== 0x78 && first !== 0x74 && first !== 0x62) return false; // x t b
+  return READ_HEADERS.has(key.toLowerCase());
+}
+
+/**
  * Writes `ctx` into outgoing headers, one set per format: `x-trace-info` and `traceparent`
  * (both `formatToken(ctx)`), `b3` (`{traceId}-{spanId}-{1|0}`), and for `b3-multi`
  * `x-b3-traceid`, `x-b3-spanid`, `x-b3-parentspanid` (when `parentSpanId` is given, 16 hex),

@@ -5,7 +5,9 @@ import fc from 'fast-check';
 import {
   extractContext,
   formatToken,
+  extractBaggage,
   injectContext,
+  mayCarryTrace,
   parseB3Multi,
   parseB3Single,
   parseToken,
@@ -596,5 +598,78 @@ describe('injectContext: X-B3-ParentSpanId', () => {
     const single: Record<string, string> = {};
     injectContext(single, ctx, ['x-trace-info', 'traceparent', 'b3'], '00f067aa0ba902b7');
     expect(Object.keys(single).sort()).toEqual(['b3', 'traceparent', 'x-trace-info']);
+  });
+});
+
+describe('mayCarryTrace', () => {
+  const READ = ['x-trace-info', 'traceparent', 'tracestate', 'b3', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-sampled', 'x-b3-flags', 'baggage'];
+  const ORDINARY = {
+    host: 'example.com', 'user-agent': 'Mozilla/5.0', accept: 'text/html', 'accept-language': 'en-US',
+    'accept-encoding': 'gzip', connection: 'keep-alive', cookie: 'a=b', 'x-request-id': 'abc',
+    'x-forwarded-for': '1.2.3.4', 'content-type': 'text/plain', 'transfer-encoding': 'chunked', te: 'trailers',
+    'x-b3': '1', 'b3-extra': '1', traceparents: '1', 'x-trace-infos': '1', bag: '1', trace: '1',
+  };
+
+  test('false for objects without any header it reads, and for what is not an object', () => {
+    expect(mayCarryTrace({})).toBe(false);
+    expect(mayCarryTrace(ORDINARY)).toBe(false);
+    expect(mayCarryTrace(undefined)).toBe(false);
+    expect(mayCarryTrace(null)).toBe(false);
+    expect(mayCarryTrace('traceparent' as unknown as HeaderCarrier)).toBe(false);
+  });
+
+  test.each(READ)('true with %s, in any casing, among ordinary headers', (name) => {
+    for (const key of [name, name.toUpperCase(), name.replace(/(^|-)([a-z])/g, (m) => m.toUpperCase())]) {
+      expect(mayCarryTrace({ ...ORDINARY, [key]: 'x' })).toBe(true);
+    }
+  });
+
+  test('true for an inherited enumerable header, which a lookup by name finds too', () => {
+    const carrier = Object.create({ traceparent: TOKEN }) as HeaderCarrier;
+    expect(mayCarryTrace(carrier)).toBe(true);
+    expect(extractContext(carrier, () => undefined)).toEqual(ctx(true));
+  });
+
+  test('true for carriers asked by name (Headers, Map, getHeader), and when listing the keys throws', () => {
+    expect(mayCarryTrace(new Headers())).toBe(true);
+    expect(mayCarryTrace(new Map() as unknown as HeaderCarrier)).toBe(true);
+    expect(mayCarryTrace(new http.OutgoingMessage() as unknown as HeaderCarrier)).toBe(true);
+    const hostile = new Proxy({}, { ownKeys: () => { throw new Error('no'); } }) as HeaderCarrier;
+    expect(mayCarryTrace(hostile)).toBe(true);
+  });
+
+  test('on Node request headers: false without trace headers, true with one in any casing', async () => {
+    const seen: boolean[] = [];
+    const server = http.createServer((req, res) => {
+      seen.push(mayCarryTrace(req.headers));
+      res.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      for (const headers of [{ 'User-Agent': 'x', Accept: '*/*' }, { TraceParent: TOKEN }, { BAGGAGE: 'a=1' }]) {
+        await new Promise<void>((resolve, reject) => {
+          http.get({ port, host: '127.0.0.1', headers }, (res) => res.resume().on('end', resolve)).on('error', reject);
+        });
+      }
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    expect(seen).toEqual([false, true, true]);
+  });
+
+  test('property: when false, extractContext and extractBaggage find nothing and report nothing', () => {
+    const names = fc.constantFrom(...READ, ...READ.map((n) => n.toUpperCase()), 'X-Trace-Info', 'Traceparent', 'B3', 'X-B3-TraceId', 'host', 'accept', 'x-b3', 'tracest', 'bagage');
+    const values = fc.oneof(fc.string({ maxLength: 60 }), fc.constant(TOKEN), fc.constant(`${T}-${S}-1`), fc.constant('a=1'));
+    fc.assert(
+      fc.property(fc.dictionary(fc.oneof(names, fc.string({ maxLength: 14 })), values), (carrier) => {
+        if (mayCarryTrace(carrier)) return;
+        const malformed: string[] = [];
+        expect(extractContext(carrier, (h) => malformed.push(h))).toBeUndefined();
+        expect(extractBaggage(carrier, (h) => malformed.push(h))).toBeUndefined();
+        expect(malformed).toEqual([]);
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
