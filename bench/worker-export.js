@@ -50,7 +50,7 @@ const VARIANTS = {
     file: '_http-tomograph.js', service: 'bench-tomograph', workerPriority: 0, what: 'the same, the worker thread at the app\'s own priority (nice 0)',
   },
   'tomograph-worker-nice19': {
-    file: '_http-tomograph.js', service: 'bench-tomograph', workerPriority: 19, what: 'the same, the worker thread at the lowest priority (nice 19)',
+    file: '_http-tomograph.js', service: 'bench-tomograph', workerPriority: 19, what: 'the same, the worker thread at the lowest priority (nice 19; drops spans at half load on one core)',
   },
   otel: { file: '_http-otel.js', service: 'bench-otel', what: 'OpenTelemetry: http + express instrumentations, BatchSpanProcessor, exporter-zipkin' },
   // A control (not run by default): does an idle worker thread alone change the main thread's delay?

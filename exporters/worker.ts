@@ -33,8 +33,10 @@ export interface WorkerExporterOptions {
   onDiagnostic?: (event: DiagnosticEvent) => void;
   /**
    * The worker thread's nice value on Linux, 0 (the app's own) to 19 (lowest), so the kernel runs
-   * the app's thread first when both want the same core. Default 10. Ignored elsewhere: there,
-   * a priority applies to the whole process.
+   * the app's thread first when both want the same core. Default 10: on one shared core at half
+   * load it kept the app's event-loop delay at untraced level, where 0 added 2 ms and 19 starved
+   * the worker until spans were dropped (BENCHMARKS.md). Ignored elsewhere: there, a priority
+   * applies to the whole process.
    */
   priority?: number;
 }
