@@ -29,6 +29,7 @@ const os = require('node:os');
 const path = require('node:path');
 const readline = require('node:readline');
 const { callgrindControl } = require('./_util');
+const { countInstructions } = require('./_callgrind-count');
 
 const args = process.argv.slice(2);
 function opt(name, fallback) {
@@ -97,50 +98,6 @@ async function driver() {
   }
   if (!keep) fs.rmSync(dir, { recursive: true, force: true });
 }
-
-/** The split of bench/instructions.js (a copy: that file runs its benchmark when required). */
-function countInstructions(file) {
-  const text = fs.readFileSync(file, 'utf8');
-  const match = /^(?:summary|totals):\s+(\d+)/m.exec(text);
-  if (!match) throw new Error(`no summary line in ${file}`);
-  const names = new Map();
-  let fn = '';
-  let afterCalls = false;
-  let majorGc = 0;
-  let compiler = 0;
-  let minorGc = 0;
-  let kind = 0; // 0 other, 1 major GC, 2 compiler, 3 other GC (scavenges, heap bookkeeping): of the current function
-  for (const line of text.split('\n')) {
-    const c = line.charCodeAt(0);
-    if ((c >= 48 && c <= 57) || c === 43 || c === 45 || c === 42) {
-      // A cost line: the function's own cost, unless it is the inclusive cost of the call above it.
-      if (afterCalls) afterCalls = false;
-      else if (kind !== 0) {
-        const cost = Number(line.slice(line.indexOf(' ') + 1));
-        if (kind === 1) majorGc += cost;
-        else if (kind === 2) compiler += cost;
-        else minorGc += cost;
-      }
-    } else if (line.startsWith('fn=')) {
-      const m = /^fn=\((\d+)\)(?: (.*))?$/.exec(line);
-      if (m[2] !== undefined) names.set(m[1], m[2]);
-      fn = names.get(m[1]) ?? '';
-      kind = MAJOR_GC.test(fn) && !/Scaveng/.test(fn) ? 1 : /v8::internal::compiler::|v8::internal::maglev::/.test(fn) ? 2 : MINOR_GC.test(fn) ? 3 : 0;
-    } else if (line.startsWith('cfn=')) {
-      const m = /^cfn=\((\d+)\)(?: (.*))?$/.exec(line);
-      if (m[2] !== undefined) names.set(m[1], m[2]);
-    } else if (line.startsWith('calls=')) {
-      afterCalls = true;
-    }
-  }
-  return { total: Number(match[1]), majorGc, compiler, minorGc };
-}
-
-/** The rest of V8's GC: scavenges (young generation) and the heap's own bookkeeping. */
-const MINOR_GC = /Scaveng|v8::internal::Heap::|IterateObjectCache|RootScavengeVisitor|SemiSpace|NewSpace|PagedSpace|MemoryAllocator|SlotSet|RememberedSet|GCTracer|LocalHeap|Worklist<|ArrayBufferSweeper|PretenuringHandler|EvacuateInPlace|BodyDescriptorApply<v8::internal::CallIterateBody, v8::internal::Map&, v8::internal::HeapObject&, int&, v8::internal::IterateAndScavenge/;
-
-/** V8 functions that run only for a mark-compact GC (marking, sweeping, evacuation, compaction). */
-const MAJOR_GC = /v8::internal::(?:[A-Za-z]*Mark(?:ing|Compact|Bit|er)|IncrementalMarking|ConcurrentMarking|Sweeper|Evacuat|[A-Za-z]*Evacuat|RememberedSetUpdating|LiveObjectRange|RecordMigratedSlot|MarkingBarrier|WeakObjects|MainMarkingVisitor|MarkingVisitorBase|MarkCompactCollector|FullEvacuator|PageEvacuation|ArrayBufferSweeper)|MainMarkingVisitor|RecordMigratedSlotVisitor|MarkingVisitor/;
 
 async function child() {
   const variant = process.env.VARIANT;
