@@ -102,13 +102,6 @@ export class StatsdMetricsWriter {
     return new MetricsWriting(this.lines(client, update, service, onSent, result), result);
   }
 
-  /** The whole update at once (see `start`). */
-  write(client: StatsdSendClient, update: MetricsUpdate, service: string, onSent: (error?: Error | null) => void): MetricsWriteResult {
-    const writing = this.start(client, update, service, onSent);
-    writing.run(Infinity);
-    return writing.result;
-  }
-
   /** Sends the lines, pausing (yield) every LINES_PER_CHECK entries so `run` can look at the clock. */
   private *lines(
     client: StatsdSendClient, update: MetricsUpdate, service: string, onSent: (error?: Error | null) => void, result: MetricsWriteResult,

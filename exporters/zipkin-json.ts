@@ -37,7 +37,7 @@ const MAX_CACHED = 4096;
 const MAX_CACHED_LENGTH = 64;
 
 /** `make(text)`, remembered in `cache` (bounded, as above). */
-function cached(cache: Map<string, string>, text: string, make: (text: string) => string): string {
+function cached<T>(cache: Map<string, T>, text: string, make: (text: string) => T): T {
   if (text.length > MAX_CACHED_LENGTH) return make(text);
   let json = cache.get(text);
   if (json === undefined) {
@@ -69,10 +69,17 @@ const DIGITS3: readonly string[] = Array.from({ length: 1000 }, (_, i) => String
 let lastSeconds = -1;
 let lastSecondsText = '';
 
+/** The whole seconds in `us` (>= 1e6) microseconds. */
+function secondsOf(us: number): number {
+  const seconds = Math.floor(us / 1e6);
+  // The division rounds: near 2^53 it can round up to the next second.
+  return us - seconds * 1e6 < 0 ? seconds - 1 : seconds;
+}
+
 /** A positive integer number of microseconds as JSON text: `String(us)`, faster. */
 function microsText(us: number): string {
   if (us < 1e6) return String(us);
-  const seconds = Math.floor(us / 1e6);
+  const seconds = secondsOf(us);
   const within = us - seconds * 1e6;
   if (seconds !== lastSeconds) {
     lastSeconds = seconds;
@@ -92,13 +99,8 @@ let lastTimestampPrefix = '';
  */
 function timestampJson(us: number): string {
   if (us < 1e6) return ',"timestamp":' + us + ',"duration":';
-  let seconds = Math.floor(us / 1e6);
-  let within = us - seconds * 1e6;
-  // The division rounds: near 2^53 it can round up to the next second.
-  if (within < 0) {
-    seconds--;
-    within += 1e6;
-  }
+  const seconds = secondsOf(us);
+  const within = us - seconds * 1e6;
   if (seconds !== lastTimestampSeconds) {
     lastTimestampSeconds = seconds;
     lastTimestampPrefix = ',"timestamp":' + seconds;
@@ -262,14 +264,7 @@ function makeKeyOpenings(key: string): KeyOpenings {
 }
 
 function openingsOf(key: string): KeyOpenings {
-  if (key.length > MAX_CACHED_LENGTH) return makeKeyOpenings(key);
-  let openings = keyOpenings.get(key);
-  if (openings === undefined) {
-    openings = makeKeyOpenings(key);
-    if (keyOpenings.size >= MAX_CACHED) keyOpenings.clear();
-    keyOpenings.set(key, openings);
-  }
-  return openings;
+  return cached(keyOpenings, key, makeKeyOpenings);
 }
 
 /**
